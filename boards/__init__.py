@@ -1,0 +1,1 @@
+"""Board definitions (TOML), read by the build, provisioning and the simulator."""

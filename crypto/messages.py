@@ -1,0 +1,549 @@
+"""Builders and parsers for paymote's four message kinds.
+
+docs/paymote.cddl is the single source of truth for these layouts; each
+builder validates its arguments with the same checks its parser applies to
+what arrives, so a board can never sign what the gateway would refuse.
+
+A payload is a map with small integer keys (one byte each when encoded). A
+parser takes the decoded payload (from crypto.cbor or cbor2) and returns a
+plain object, or raises FieldError naming the field.
+"""
+
+from . import cbor, cose
+from ._compat import const, sha256_digest
+from .errors import FieldError
+
+# Size limits of whole COSE_Sign1 messages; checked before any parsing.
+INTENT_BYTES_MAX = const(192)
+ATTESTATION_BYTES_MAX = const(320)
+READING_BATCH_BYTES_MAX = const(1024)
+RECEIPT_BYTES_MAX = const(192)
+
+# Payment intent payload keys (docs/paymote.cddl: intent-payload)
+INTENT_SEQ = const(1)
+INTENT_TIME = const(2)
+INTENT_PREV = const(3)
+INTENT_PAYER = const(4)
+INTENT_PAYEE = const(5)
+INTENT_AMOUNT = const(6)
+INTENT_CURRENCY = const(7)
+INTENT_EVIDENCE = const(8)
+INTENT_TARIFF = const(9)
+INTENT_PERIOD = const(10)
+
+EVIDENCE_ENERGY_WH = const(1)  # [1, meter start Wh, meter end Wh]
+EVIDENCE_DISTANCE_M = const(2)  # [2, odometer start m, odometer end m]
+EVIDENCE_DELIVERY = const(3)  # [3, consignment id, delivery event]
+DELIVERY_EVENTS = (1, 2, 3)  # delivered, refused, damaged
+
+# EAT claims (RFC 8392 §4, RFC 9711 §4 and §10.2: CWT Claims registry keys)
+CLAIM_IAT = const(6)
+CLAIM_NONCE = const(10)
+CLAIM_UEID = const(256)
+CLAIM_DBGSTAT = const(263)
+CLAIM_LOCATION = const(264)
+CLAIM_BOOTCOUNT = const(267)
+CLAIM_SWNAME = const(270)
+CLAIM_SWVERSION = const(271)
+CLAIM_MEASUREMENTS = const(273)
+UEID_TYPE_RAND = const(0x01)  # RFC 9711 §4.2.1
+VERSION_SCHEME_SEMVER = const(16384)  # CoSWID version-scheme (RFC 9393 §4.1)
+# Experimental CoAP Content-Format (RFC 7252 §12.3: 65000-65535) naming our
+# measurement: the SHA-256 of the firmware build manifest.
+CONTENT_FORMAT_MANIFEST_DIGEST = const(65000)
+LOCATION_LATITUDE = const(1)  # RFC 9711 §4.2.10
+LOCATION_LONGITUDE = const(2)
+LOCATION_ALTITUDE = const(3)
+LOCATION_ACCURACY = const(4)
+
+# Reading batch payload keys; records use SenML labels (RFC 8428 §6)
+BATCH_SEQ = const(1)
+BATCH_TIME = const(2)
+BATCH_RECORDS = const(3)
+SENML_BASE_NAME = const(-2)
+SENML_BASE_TIME = const(-3)
+SENML_NAME = const(0)
+SENML_UNIT = const(1)
+SENML_VALUE = const(2)
+SENML_TIME = const(6)
+BATCH_RECORDS_MAX = const(48)
+
+# Gateway receipt payload keys
+RECEIPT_DEVICE = const(1)
+RECEIPT_SEQ = const(2)
+RECEIPT_ENTRY_HASH = const(3)
+RECEIPT_TIME = const(4)
+RECEIPT_KIND = const(5)
+KIND_INTENT = const(1)
+KIND_ATTESTATION = const(2)
+KIND_READING_BATCH = const(3)
+
+CHAIN_HASH_BYTES = const(16)
+GENESIS_HASH = bytes(CHAIN_HASH_BYTES)  # "prev" of a device's first intent
+UINT32_MAX = const(0xFFFFFFFF)
+SEQ_MAX = const(0xFFFFFFFF)
+AMOUNT_MINOR_MAX = const(1000000000000)  # 10**12 minor units per intent
+ACCOUNT_BYTES_MAX = const(32)
+TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
+_ACCOUNT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.:_-"
+
+# ISO 4217 alphabetic codes the formats accept, with their minor-unit digits.
+_CURRENCIES = (
+    "AED2ARS2AUD2BDT2BHD3BRL2CAD2CHF2CLP0CNY2COP2CZK2DKK2EGP2ETB2EUR2GBP2GHS2"
+    "HKD2HUF2IDR2ILS2INR2IQD3ISK0JOD3JPY0KES2KRW0KWD3LYD3MAD2MWK2MXN2MYR2MZN2"
+    "NGN2NOK2NZD2OMR3PEN2PHP2PKR2PLN2QAR2RON2RWF0SAR2SEK2SGD2THB2TND3TRY2TWD2"
+    "TZS2UGX0USD2VND0XAF0XOF0ZAR2ZMW2"
+)
+
+
+def minor_unit_digits(currency):
+    """Digits after the decimal point for an ISO 4217 code, or None if unknown."""
+    if len(currency) != 3 or not currency.isupper():
+        return None
+    i = _CURRENCIES.find(currency)
+    if i < 0 or i % 4:
+        return None
+    return int(_CURRENCIES[i + 3])
+
+
+def chain_hash(message):
+    """A message's link in its device's hash chain: SHA-256 truncated to 16 bytes."""
+    return sha256_digest(bytes(message))[:CHAIN_HASH_BYTES]
+
+
+# ------------------------------------------------------------ field checks
+
+
+def _fields(payload, required, optional, what):
+    if not isinstance(payload, dict):
+        raise FieldError(what, "payload must be a map")
+    for key in payload:
+        if key not in required and key not in optional:
+            raise FieldError(what, "unknown key %r" % (key,))
+    for key in required:
+        if key not in payload:
+            raise FieldError(what, "missing key %d" % key)
+
+
+def _uint(value, name, low=0, high=UINT32_MAX):
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FieldError(name, "must be an unsigned integer")
+    if value < low or value > high:
+        raise FieldError(name, "out of range %d..%d" % (low, high))
+    return value
+
+
+def _bytes(value, name, low, high):
+    if not isinstance(value, bytes):
+        raise FieldError(name, "must be a byte string")
+    if not low <= len(value) <= high:
+        raise FieldError(name, "must be %d..%d bytes" % (low, high))
+    return value
+
+
+def _text(value, name, high):
+    if not isinstance(value, str):
+        raise FieldError(name, "must be a text string")
+    if not 1 <= len(value.encode("utf-8")) <= high:
+        raise FieldError(name, "must be 1..%d bytes" % high)
+    return value
+
+
+def _account(value, name):
+    _text(value, name, ACCOUNT_BYTES_MAX)
+    for ch in value:
+        if ch not in _ACCOUNT_CHARS:
+            raise FieldError(name, "allowed characters are a-z 0-9 . : _ -")
+    return value
+
+
+def _number(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, cbor.Float)):
+        raise FieldError(name, "must be a number")
+    return value
+
+
+def _pair(value, name):
+    if not isinstance(value, list) or len(value) != 2:
+        raise FieldError(name, "must be an array of 2")
+    return value
+
+
+# ------------------------------------------------------------ payment intent
+
+
+class Intent:
+    """A device's signed promise: payer owes payee amount_minor in currency,
+    priced from evidence under tariff, for the period ending at time_s."""
+
+    __slots__ = (
+        "seq",
+        "time_s",
+        "prev",
+        "payer",
+        "payee",
+        "amount_minor",
+        "currency",
+        "evidence",
+        "tariff",
+        "period_s",
+    )
+
+    def __init__(self, seq, time_s, prev, payer, payee, amount_minor, currency, evidence, tariff, period_s):
+        self.seq = seq
+        self.time_s = time_s
+        self.prev = prev
+        self.payer = payer
+        self.payee = payee
+        self.amount_minor = amount_minor
+        self.currency = currency
+        self.evidence = evidence
+        self.tariff = tariff
+        self.period_s = period_s
+
+    def payload(self):
+        return {
+            INTENT_SEQ: self.seq,
+            INTENT_TIME: self.time_s,
+            INTENT_PREV: self.prev,
+            INTENT_PAYER: self.payer,
+            INTENT_PAYEE: self.payee,
+            INTENT_AMOUNT: self.amount_minor,
+            INTENT_CURRENCY: self.currency,
+            INTENT_EVIDENCE: self.evidence,
+            INTENT_TARIFF: self.tariff,
+            INTENT_PERIOD: self.period_s,
+        }
+
+
+def _check_evidence(evidence):
+    if not isinstance(evidence, list) or len(evidence) != 3:
+        raise FieldError("evidence", "must be an array of 3")
+    kind = _uint(evidence[0], "evidence type", 1, 3)
+    if kind == EVIDENCE_DELIVERY:
+        _text(evidence[1], "consignment", ACCOUNT_BYTES_MAX)
+        event = _uint(evidence[2], "delivery event")
+        if event not in DELIVERY_EVENTS:
+            raise FieldError("delivery event", "must be 1, 2 or 3")
+    else:
+        start = _uint(evidence[1], "evidence start", 0, AMOUNT_MINOR_MAX)
+        end = _uint(evidence[2], "evidence end", 0, AMOUNT_MINOR_MAX)
+        if end < start:
+            raise FieldError("evidence end", "before its start")
+    return evidence
+
+
+def _check_intent(intent):
+    _uint(intent.seq, "seq", 1, SEQ_MAX)
+    _uint(intent.time_s, "time", TIME_S_MIN)
+    _bytes(intent.prev, "prev", CHAIN_HASH_BYTES, CHAIN_HASH_BYTES)
+    _account(intent.payer, "payer")
+    _account(intent.payee, "payee")
+    if intent.payer == intent.payee:
+        raise FieldError("payee", "same account as the payer")
+    _uint(intent.amount_minor, "amount", 1, AMOUNT_MINOR_MAX)
+    if not isinstance(intent.currency, str) or minor_unit_digits(intent.currency) is None:
+        raise FieldError("currency", "not an accepted ISO 4217 code")
+    _check_evidence(intent.evidence)
+    tariff = _pair(intent.tariff, "tariff")
+    _uint(tariff[0], "tariff id")
+    _uint(tariff[1], "tariff version")
+    _uint(intent.period_s, "period", 1, 31 * 86400)
+    return intent
+
+
+def intent_payload(**fields):
+    """The encoded payload of a payment intent; raises FieldError on a bad field."""
+    return cbor.encode(_check_intent(Intent(**fields)).payload())
+
+
+def parse_intent(payload):
+    """An Intent from a decoded intent payload map."""
+    keys = (
+        INTENT_SEQ,
+        INTENT_TIME,
+        INTENT_PREV,
+        INTENT_PAYER,
+        INTENT_PAYEE,
+        INTENT_AMOUNT,
+        INTENT_CURRENCY,
+        INTENT_EVIDENCE,
+        INTENT_TARIFF,
+        INTENT_PERIOD,
+    )
+    _fields(payload, keys, (), "intent")
+    return _check_intent(Intent(*[payload[k] for k in keys]))
+
+
+# ------------------------------------------------------------ attestation (EAT)
+
+
+class Attestation:
+    """An Entity Attestation Token (RFC 9711) as CWT claims."""
+
+    __slots__ = (
+        "ueid",
+        "nonce",
+        "iat",
+        "measurement",
+        "swname",
+        "swversion",
+        "bootcount",
+        "dbgstat",
+        "location",
+    )
+
+    def __init__(self, ueid, nonce, iat, measurement, swname, swversion, bootcount, dbgstat, location=None):
+        self.ueid = ueid
+        self.nonce = nonce
+        self.iat = iat
+        self.measurement = measurement
+        self.swname = swname
+        self.swversion = swversion
+        self.bootcount = bootcount
+        self.dbgstat = dbgstat
+        self.location = location
+
+    def payload(self):
+        claims = {
+            CLAIM_UEID: self.ueid,
+            CLAIM_NONCE: self.nonce,
+            CLAIM_IAT: self.iat,
+            CLAIM_MEASUREMENTS: [[CONTENT_FORMAT_MANIFEST_DIGEST, self.measurement]],
+            CLAIM_SWNAME: self.swname,
+            CLAIM_SWVERSION: [self.swversion, VERSION_SCHEME_SEMVER],
+            CLAIM_BOOTCOUNT: self.bootcount,
+            CLAIM_DBGSTAT: self.dbgstat,
+        }
+        if self.location is not None:
+            claims[CLAIM_LOCATION] = self.location
+        return claims
+
+
+def ueid_for(public):
+    """RFC 9711 §4.2.1 RAND-type UEID: 0x01 then 16 bytes of SHA-256(public
+    key); its first 8 bytes after the type are the device id."""
+    return bytes([UEID_TYPE_RAND]) + sha256_digest(bytes(public))[:16]
+
+
+def location(lat_e7, lon_e7, alt_m=None, accuracy_m=None):
+    """An RFC 9711 location claim from integer 1e-7 degrees (what the GPS
+    driver produces), converted to doubles with integers only."""
+    claim = {
+        LOCATION_LATITUDE: cbor.float_from_decimal(lat_e7, -7),
+        LOCATION_LONGITUDE: cbor.float_from_decimal(lon_e7, -7),
+    }
+    if alt_m is not None:
+        claim[LOCATION_ALTITUDE] = alt_m
+    if accuracy_m is not None:
+        claim[LOCATION_ACCURACY] = accuracy_m
+    return claim
+
+
+def _check_location(claim):
+    if not isinstance(claim, dict):
+        raise FieldError("location", "must be a map")
+    for key in claim:
+        if key not in (LOCATION_LATITUDE, LOCATION_LONGITUDE, LOCATION_ALTITUDE, LOCATION_ACCURACY):
+            raise FieldError("location", "unknown key %r" % (key,))
+    for key, name, bound in ((LOCATION_LATITUDE, "latitude", 90), (LOCATION_LONGITUDE, "longitude", 180)):
+        if key not in claim:
+            raise FieldError("location", "missing %s" % name)
+        if not -bound <= float(_number(claim[key], name)) <= bound:
+            raise FieldError(name, "out of range")
+    for key in (LOCATION_ALTITUDE, LOCATION_ACCURACY):
+        if key in claim:
+            _number(claim[key], "location")
+    return claim
+
+
+def _check_attestation(att):
+    ueid = _bytes(att.ueid, "ueid", 17, 17)
+    if ueid[0] != UEID_TYPE_RAND:
+        raise FieldError("ueid", "must be of type RAND (0x01)")
+    _bytes(att.nonce, "nonce", 8, 64)
+    _uint(att.iat, "iat", TIME_S_MIN)
+    _bytes(att.measurement, "measurement", 32, 32)
+    _text(att.swname, "swname", 32)
+    _text(att.swversion, "swversion", 16)
+    _uint(att.bootcount, "bootcount")
+    _uint(att.dbgstat, "dbgstat", 0, 4)
+    if att.location is not None:
+        _check_location(att.location)
+    return att
+
+
+def attestation_payload(**fields):
+    return cbor.encode(_check_attestation(Attestation(**fields)).payload())
+
+
+def parse_attestation(payload):
+    required = (
+        CLAIM_UEID,
+        CLAIM_NONCE,
+        CLAIM_IAT,
+        CLAIM_MEASUREMENTS,
+        CLAIM_SWNAME,
+        CLAIM_SWVERSION,
+        CLAIM_BOOTCOUNT,
+        CLAIM_DBGSTAT,
+    )
+    _fields(payload, required, (CLAIM_LOCATION,), "attestation")
+    measurements = payload[CLAIM_MEASUREMENTS]
+    if not isinstance(measurements, list) or len(measurements) != 1:
+        raise FieldError("measurements", "must hold exactly one measurement")
+    content_format, measurement = _pair(measurements[0], "measurement")
+    if content_format != CONTENT_FORMAT_MANIFEST_DIGEST:
+        raise FieldError("measurement", "unknown content format")
+    version, scheme = _pair(payload[CLAIM_SWVERSION], "swversion")
+    if scheme != VERSION_SCHEME_SEMVER:
+        raise FieldError("swversion", "version scheme must be semver (16384)")
+    return _check_attestation(
+        Attestation(
+            payload[CLAIM_UEID],
+            payload[CLAIM_NONCE],
+            payload[CLAIM_IAT],
+            measurement,
+            payload[CLAIM_SWNAME],
+            version,
+            payload[CLAIM_BOOTCOUNT],
+            payload[CLAIM_DBGSTAT],
+            payload.get(CLAIM_LOCATION),
+        )
+    )
+
+
+# ------------------------------------------------------------ reading batch
+
+
+class ReadingBatch:
+    """Raw sensor samples as SenML records (RFC 8428), numbered per device."""
+
+    __slots__ = ("seq", "time_s", "records")
+
+    def __init__(self, seq, time_s, records):
+        self.seq = seq
+        self.time_s = time_s
+        self.records = records
+
+    def payload(self):
+        return {BATCH_SEQ: self.seq, BATCH_TIME: self.time_s, BATCH_RECORDS: self.records}
+
+
+def senml(name, unit, value, time_s=None):
+    """One SenML record (RFC 8428 §6, CBOR labels): name, unit, value, time."""
+    record = {SENML_NAME: name, SENML_UNIT: unit, SENML_VALUE: value}
+    if time_s is not None:
+        record[SENML_TIME] = time_s
+    return record
+
+
+def _check_record(record):
+    labels = (SENML_BASE_NAME, SENML_BASE_TIME, SENML_NAME, SENML_UNIT, SENML_VALUE, SENML_TIME)
+    if not isinstance(record, dict):
+        raise FieldError("record", "must be a map")
+    for key in record:
+        if key not in labels:
+            raise FieldError("record", "unsupported SenML label %r" % (key,))
+    if SENML_VALUE not in record:
+        raise FieldError("record", "missing value (label 2)")
+    _number(record[SENML_VALUE], "value")
+    for key, name in ((SENML_BASE_NAME, "base name"), (SENML_NAME, "name"), (SENML_UNIT, "unit")):
+        if key in record:
+            _text(record[key], name, 64)
+    for key, name in ((SENML_BASE_TIME, "base time"), (SENML_TIME, "time")):
+        if key in record:
+            _number(record[key], name)
+
+
+def _check_batch(batch):
+    _uint(batch.seq, "seq", 1, SEQ_MAX)
+    _uint(batch.time_s, "time", TIME_S_MIN)
+    records = batch.records
+    if not isinstance(records, list) or not 1 <= len(records) <= BATCH_RECORDS_MAX:
+        raise FieldError("records", "must be an array of 1..%d" % BATCH_RECORDS_MAX)
+    for record in records:
+        _check_record(record)
+    return batch
+
+
+def reading_batch_payload(**fields):
+    return cbor.encode(_check_batch(ReadingBatch(**fields)).payload())
+
+
+def parse_reading_batch(payload):
+    keys = (BATCH_SEQ, BATCH_TIME, BATCH_RECORDS)
+    _fields(payload, keys, (), "reading batch")
+    return _check_batch(ReadingBatch(*[payload[k] for k in keys]))
+
+
+# ------------------------------------------------------------ gateway receipt
+
+
+class Receipt:
+    """The gateway's signed acknowledgement that a device message is recorded."""
+
+    __slots__ = ("device_id", "seq", "entry_hash", "time_s", "kind")
+
+    def __init__(self, device_id, seq, entry_hash, time_s, kind=KIND_INTENT):
+        self.device_id = device_id
+        self.seq = seq
+        self.entry_hash = entry_hash
+        self.time_s = time_s
+        self.kind = kind
+
+    def payload(self):
+        return {
+            RECEIPT_DEVICE: self.device_id,
+            RECEIPT_SEQ: self.seq,
+            RECEIPT_ENTRY_HASH: self.entry_hash,
+            RECEIPT_TIME: self.time_s,
+            RECEIPT_KIND: self.kind,
+        }
+
+
+def _check_receipt(receipt):
+    _bytes(receipt.device_id, "device", cose.KID_BYTES, cose.KID_BYTES)
+    _uint(receipt.seq, "seq", 0, SEQ_MAX)
+    _bytes(receipt.entry_hash, "entry hash", 32, 32)
+    _uint(receipt.time_s, "time", TIME_S_MIN)
+    _uint(receipt.kind, "kind", KIND_INTENT, KIND_READING_BATCH)
+    return receipt
+
+
+def receipt_payload(**fields):
+    return cbor.encode(_check_receipt(Receipt(**fields)).payload())
+
+
+def parse_receipt(payload):
+    keys = (RECEIPT_DEVICE, RECEIPT_SEQ, RECEIPT_ENTRY_HASH, RECEIPT_TIME, RECEIPT_KIND)
+    _fields(payload, keys, (), "receipt")
+    return _check_receipt(Receipt(*[payload[k] for k in keys]))
+
+
+# ------------------------------------------------------------ whole messages
+
+KINDS = {
+    KIND_INTENT: (INTENT_BYTES_MAX, parse_intent),
+    KIND_ATTESTATION: (ATTESTATION_BYTES_MAX, parse_attestation),
+    KIND_READING_BATCH: (READING_BATCH_BYTES_MAX, parse_reading_batch),
+}
+
+
+def open_message(message, kind, keys):
+    """Check and verify a device message of a known kind with the portable
+    code: (Sign1, parsed payload). The cheap structural checks run before the
+    signature check. Raises a MessageError subclass, never returns False."""
+    size_max, parse = KINDS[kind]
+    envelope = cose.parse_sign1(message, size_max)
+    parsed = parse(cbor.decode(envelope.payload, size_max=size_max, depth_max=4))
+    cose.check_signature(envelope, keys)
+    return envelope, parsed
+
+
+def open_receipt(message, gateway_keys):
+    """Check and verify a gateway receipt: (Sign1, Receipt)."""
+    envelope = cose.parse_sign1(message, RECEIPT_BYTES_MAX)
+    parsed = parse_receipt(cbor.decode(envelope.payload, size_max=RECEIPT_BYTES_MAX, depth_max=1))
+    cose.check_signature(envelope, gateway_keys)
+    return envelope, parsed

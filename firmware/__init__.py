@@ -1,0 +1,1 @@
+"""MicroPython firmware for paymote boards (see issue: firmware agent)."""

@@ -1,0 +1,1 @@
+"""paymote's CPython side: the `paymote` command and (later) the CoAP gateway."""
