@@ -87,3 +87,17 @@ def sample(seed=1):
         "attestation": attestation,
         "reading_batch": reading_batch,
     }
+
+
+def sample_receipt(seed, message, seq, kind=messages.KIND_INTENT):
+    """(receipt, gateway public key): a sample gateway's receipt for message.
+    The entry hash stands in for the ledger's: SHA-256 of the message."""
+    key = ed25519.SigningKey(derive(seed, b"gateway key"))
+    payload = messages.receipt_payload(
+        device_id=cose.parse_sign1(message).kid,
+        seq=seq,
+        entry_hash=sha256_digest(message),
+        time_s=SAMPLE_TIME_S + seed % 86400 + 1,
+        kind=kind,
+    )
+    return cose.sign1(payload, key, cose.key_id(key.public)), key.public
