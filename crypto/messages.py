@@ -20,16 +20,16 @@ READING_BATCH_BYTES_MAX = const(1024)
 RECEIPT_BYTES_MAX = const(192)
 
 # Payment intent payload keys (docs/paymote.cddl: intent-payload)
-INTENT_SEQ = const(1)
-INTENT_TIME = const(2)
-INTENT_PREV = const(3)
-INTENT_PAYER = const(4)
-INTENT_PAYEE = const(5)
-INTENT_AMOUNT = const(6)
-INTENT_CURRENCY = const(7)
-INTENT_EVIDENCE = const(8)
-INTENT_TARIFF = const(9)
-INTENT_PERIOD = const(10)
+_INTENT_SEQ = const(1)
+_INTENT_TIME = const(2)
+_INTENT_PREV = const(3)
+_INTENT_PAYER = const(4)
+_INTENT_PAYEE = const(5)
+_INTENT_AMOUNT = const(6)
+_INTENT_CURRENCY = const(7)
+_INTENT_EVIDENCE = const(8)
+_INTENT_TARIFF = const(9)
+_INTENT_PERIOD = const(10)
 
 EVIDENCE_ENERGY_WH = const(1)  # [1, meter start Wh, meter end Wh]
 EVIDENCE_DISTANCE_M = const(2)  # [2, odometer start m, odometer end m]
@@ -37,54 +37,54 @@ EVIDENCE_DELIVERY = const(3)  # [3, consignment id, delivery event]
 DELIVERY_EVENTS = (1, 2, 3)  # delivered, refused, damaged
 
 # EAT claims (RFC 8392 §4, RFC 9711 §4 and §10.2: CWT Claims registry keys)
-CLAIM_IAT = const(6)
-CLAIM_NONCE = const(10)
-CLAIM_UEID = const(256)
-CLAIM_DBGSTAT = const(263)
-CLAIM_LOCATION = const(264)
-CLAIM_BOOTCOUNT = const(267)
-CLAIM_SWNAME = const(270)
-CLAIM_SWVERSION = const(271)
-CLAIM_MEASUREMENTS = const(273)
-UEID_TYPE_RAND = const(0x01)  # RFC 9711 §4.2.1
-VERSION_SCHEME_SEMVER = const(16384)  # CoSWID version-scheme (RFC 9393 §4.1)
+_CLAIM_IAT = const(6)
+_CLAIM_NONCE = const(10)
+_CLAIM_UEID = const(256)
+_CLAIM_DBGSTAT = const(263)
+_CLAIM_LOCATION = const(264)
+_CLAIM_BOOTCOUNT = const(267)
+_CLAIM_SWNAME = const(270)
+_CLAIM_SWVERSION = const(271)
+_CLAIM_MEASUREMENTS = const(273)
+_UEID_TYPE_RAND = const(0x01)  # RFC 9711 §4.2.1
+_VERSION_SCHEME_SEMVER = const(16384)  # CoSWID version-scheme (RFC 9393 §4.1)
 # Experimental CoAP Content-Format (RFC 7252 §12.3: 65000-65535) naming our
 # measurement: the SHA-256 of the firmware build manifest.
-CONTENT_FORMAT_MANIFEST_DIGEST = const(65000)
-LOCATION_LATITUDE = const(1)  # RFC 9711 §4.2.10
-LOCATION_LONGITUDE = const(2)
-LOCATION_ALTITUDE = const(3)
-LOCATION_ACCURACY = const(4)
+_CONTENT_FORMAT_MANIFEST_DIGEST = const(65000)
+_LOCATION_LATITUDE = const(1)  # RFC 9711 §4.2.10
+_LOCATION_LONGITUDE = const(2)
+_LOCATION_ALTITUDE = const(3)
+_LOCATION_ACCURACY = const(4)
 
 # Reading batch payload keys; records use SenML labels (RFC 8428 §6)
-BATCH_SEQ = const(1)
-BATCH_TIME = const(2)
-BATCH_RECORDS = const(3)
+_BATCH_SEQ = const(1)
+_BATCH_TIME = const(2)
+_BATCH_RECORDS = const(3)
 SENML_BASE_NAME = const(-2)
 SENML_BASE_TIME = const(-3)
 SENML_NAME = const(0)
 SENML_UNIT = const(1)
 SENML_VALUE = const(2)
 SENML_TIME = const(6)
-BATCH_RECORDS_MAX = const(48)
+_BATCH_RECORDS_MAX = const(48)
 
 # Gateway receipt payload keys
-RECEIPT_DEVICE = const(1)
-RECEIPT_SEQ = const(2)
-RECEIPT_ENTRY_HASH = const(3)
-RECEIPT_TIME = const(4)
-RECEIPT_KIND = const(5)
+_RECEIPT_DEVICE = const(1)
+_RECEIPT_SEQ = const(2)
+_RECEIPT_ENTRY_HASH = const(3)
+_RECEIPT_TIME = const(4)
+_RECEIPT_KIND = const(5)
 KIND_INTENT = const(1)
 KIND_ATTESTATION = const(2)
 KIND_READING_BATCH = const(3)
 
-CHAIN_HASH_BYTES = const(16)
-GENESIS_HASH = bytes(CHAIN_HASH_BYTES)  # "prev" of a device's first intent
-UINT32_MAX = const(0xFFFFFFFF)
-SEQ_MAX = const(0xFFFFFFFF)
-AMOUNT_MINOR_MAX = const(1000000000000)  # 10**12 minor units per intent
+_CHAIN_HASH_BYTES = const(16)
+GENESIS_HASH = bytes(_CHAIN_HASH_BYTES)  # "prev" of a device's first intent
+_UINT32_MAX = const(0xFFFFFFFF)
+_SEQ_MAX = const(0xFFFFFFFF)
+_AMOUNT_MINOR_MAX = const(1000000000000)  # 10**12 minor units per intent
 ACCOUNT_BYTES_MAX = const(32)
-TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
+_TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
 _ACCOUNT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.:_-"
 
 # ISO 4217 alphabetic codes the formats accept, with their minor-unit digits.
@@ -108,7 +108,7 @@ def minor_unit_digits(currency):
 
 def chain_hash(message):
     """A message's link in its device's hash chain: SHA-256 truncated to 16 bytes."""
-    return sha256_digest(bytes(message))[:CHAIN_HASH_BYTES]
+    return sha256_digest(bytes(message))[:_CHAIN_HASH_BYTES]
 
 
 # ------------------------------------------------------------ field checks
@@ -125,7 +125,7 @@ def _fields(payload, required, optional, what):
             raise FieldError(what, "missing key %d" % key)
 
 
-def _uint(value, name, low=0, high=UINT32_MAX):
+def _uint(value, name, low=0, high=_UINT32_MAX):
     if not isinstance(value, int) or isinstance(value, bool):
         raise FieldError(name, "must be an unsigned integer")
     if value < low or value > high:
@@ -169,14 +169,43 @@ def _pair(value, name):
     return value
 
 
+# ------------------------------------------------------------ records
+
+
+class _Record:
+    """A message's fields as attributes. FIELDS name them in the order of the
+    payload KEYS. One shared __init__ and payload() keep the module small in a
+    board's RAM. Build with keywords (missing fields are None and fail their
+    check) or positionally in FIELDS order."""
+
+    FIELDS = ()
+    KEYS = ()
+
+    def __init__(self, *values, **named):
+        if named:
+            values = [named.pop(name, None) for name in self.FIELDS]
+            if named:
+                raise TypeError("unknown field %s" % sorted(named)[0])
+        for name, value in zip(self.FIELDS, values):
+            setattr(self, name, value)
+
+    def payload(self):
+        return {key: getattr(self, name) for key, name in zip(self.KEYS, self.FIELDS)}
+
+
+def _parse(cls, payload, what, optional=()):
+    _fields(payload, [k for k in cls.KEYS if k not in optional], optional, what)
+    return cls(*[payload.get(k) for k in cls.KEYS])
+
+
 # ------------------------------------------------------------ payment intent
 
 
-class Intent:
+class Intent(_Record):
     """A device's signed promise: payer owes payee amount_minor in currency,
     priced from evidence under tariff, for the period ending at time_s."""
 
-    __slots__ = (
+    FIELDS = (
         "seq",
         "time_s",
         "prev",
@@ -188,32 +217,18 @@ class Intent:
         "tariff",
         "period_s",
     )
-
-    def __init__(self, seq, time_s, prev, payer, payee, amount_minor, currency, evidence, tariff, period_s):
-        self.seq = seq
-        self.time_s = time_s
-        self.prev = prev
-        self.payer = payer
-        self.payee = payee
-        self.amount_minor = amount_minor
-        self.currency = currency
-        self.evidence = evidence
-        self.tariff = tariff
-        self.period_s = period_s
-
-    def payload(self):
-        return {
-            INTENT_SEQ: self.seq,
-            INTENT_TIME: self.time_s,
-            INTENT_PREV: self.prev,
-            INTENT_PAYER: self.payer,
-            INTENT_PAYEE: self.payee,
-            INTENT_AMOUNT: self.amount_minor,
-            INTENT_CURRENCY: self.currency,
-            INTENT_EVIDENCE: self.evidence,
-            INTENT_TARIFF: self.tariff,
-            INTENT_PERIOD: self.period_s,
-        }
+    KEYS = (
+        _INTENT_SEQ,
+        _INTENT_TIME,
+        _INTENT_PREV,
+        _INTENT_PAYER,
+        _INTENT_PAYEE,
+        _INTENT_AMOUNT,
+        _INTENT_CURRENCY,
+        _INTENT_EVIDENCE,
+        _INTENT_TARIFF,
+        _INTENT_PERIOD,
+    )
 
 
 def _check_evidence(evidence):
@@ -226,22 +241,22 @@ def _check_evidence(evidence):
         if event not in DELIVERY_EVENTS:
             raise FieldError("delivery event", "must be 1, 2 or 3")
     else:
-        start = _uint(evidence[1], "evidence start", 0, AMOUNT_MINOR_MAX)
-        end = _uint(evidence[2], "evidence end", 0, AMOUNT_MINOR_MAX)
+        start = _uint(evidence[1], "evidence start", 0, _AMOUNT_MINOR_MAX)
+        end = _uint(evidence[2], "evidence end", 0, _AMOUNT_MINOR_MAX)
         if end < start:
             raise FieldError("evidence end", "before its start")
     return evidence
 
 
 def _check_intent(intent):
-    _uint(intent.seq, "seq", 1, SEQ_MAX)
-    _uint(intent.time_s, "time", TIME_S_MIN)
-    _bytes(intent.prev, "prev", CHAIN_HASH_BYTES, CHAIN_HASH_BYTES)
+    _uint(intent.seq, "seq", 1, _SEQ_MAX)
+    _uint(intent.time_s, "time", _TIME_S_MIN)
+    _bytes(intent.prev, "prev", _CHAIN_HASH_BYTES, _CHAIN_HASH_BYTES)
     _account(intent.payer, "payer")
     _account(intent.payee, "payee")
     if intent.payer == intent.payee:
         raise FieldError("payee", "same account as the payer")
-    _uint(intent.amount_minor, "amount", 1, AMOUNT_MINOR_MAX)
+    _uint(intent.amount_minor, "amount", 1, _AMOUNT_MINOR_MAX)
     if not isinstance(intent.currency, str) or minor_unit_digits(intent.currency) is None:
         raise FieldError("currency", "not an accepted ISO 4217 code")
     _check_evidence(intent.evidence)
@@ -259,29 +274,16 @@ def intent_payload(**fields):
 
 def parse_intent(payload):
     """An Intent from a decoded intent payload map."""
-    keys = (
-        INTENT_SEQ,
-        INTENT_TIME,
-        INTENT_PREV,
-        INTENT_PAYER,
-        INTENT_PAYEE,
-        INTENT_AMOUNT,
-        INTENT_CURRENCY,
-        INTENT_EVIDENCE,
-        INTENT_TARIFF,
-        INTENT_PERIOD,
-    )
-    _fields(payload, keys, (), "intent")
-    return _check_intent(Intent(*[payload[k] for k in keys]))
+    return _check_intent(_parse(Intent, payload, "intent"))
 
 
 # ------------------------------------------------------------ attestation (EAT)
 
 
-class Attestation:
+class Attestation(_Record):
     """An Entity Attestation Token (RFC 9711) as CWT claims."""
 
-    __slots__ = (
+    FIELDS = (
         "ueid",
         "nonce",
         "iat",
@@ -292,51 +294,44 @@ class Attestation:
         "dbgstat",
         "location",
     )
-
-    def __init__(self, ueid, nonce, iat, measurement, swname, swversion, bootcount, dbgstat, location=None):
-        self.ueid = ueid
-        self.nonce = nonce
-        self.iat = iat
-        self.measurement = measurement
-        self.swname = swname
-        self.swversion = swversion
-        self.bootcount = bootcount
-        self.dbgstat = dbgstat
-        self.location = location
+    KEYS = (
+        _CLAIM_UEID,
+        _CLAIM_NONCE,
+        _CLAIM_IAT,
+        _CLAIM_MEASUREMENTS,
+        _CLAIM_SWNAME,
+        _CLAIM_SWVERSION,
+        _CLAIM_BOOTCOUNT,
+        _CLAIM_DBGSTAT,
+        _CLAIM_LOCATION,
+    )
 
     def payload(self):
-        claims = {
-            CLAIM_UEID: self.ueid,
-            CLAIM_NONCE: self.nonce,
-            CLAIM_IAT: self.iat,
-            CLAIM_MEASUREMENTS: [[CONTENT_FORMAT_MANIFEST_DIGEST, self.measurement]],
-            CLAIM_SWNAME: self.swname,
-            CLAIM_SWVERSION: [self.swversion, VERSION_SCHEME_SEMVER],
-            CLAIM_BOOTCOUNT: self.bootcount,
-            CLAIM_DBGSTAT: self.dbgstat,
-        }
-        if self.location is not None:
-            claims[CLAIM_LOCATION] = self.location
+        claims = _Record.payload(self)
+        claims[_CLAIM_MEASUREMENTS] = [[_CONTENT_FORMAT_MANIFEST_DIGEST, self.measurement]]
+        claims[_CLAIM_SWVERSION] = [self.swversion, _VERSION_SCHEME_SEMVER]
+        if self.location is None:
+            del claims[_CLAIM_LOCATION]
         return claims
 
 
 def ueid_for(public):
     """RFC 9711 §4.2.1 RAND-type UEID: 0x01 then 16 bytes of SHA-256(public
     key); its first 8 bytes after the type are the device id."""
-    return bytes([UEID_TYPE_RAND]) + sha256_digest(bytes(public))[:16]
+    return bytes([_UEID_TYPE_RAND]) + sha256_digest(bytes(public))[:16]
 
 
 def location(lat_e7, lon_e7, alt_m=None, accuracy_m=None):
     """An RFC 9711 location claim from integer 1e-7 degrees (what the GPS
     driver produces), converted to doubles with integers only."""
     claim = {
-        LOCATION_LATITUDE: cbor.float_from_decimal(lat_e7, -7),
-        LOCATION_LONGITUDE: cbor.float_from_decimal(lon_e7, -7),
+        _LOCATION_LATITUDE: cbor.float_from_decimal(lat_e7, -7),
+        _LOCATION_LONGITUDE: cbor.float_from_decimal(lon_e7, -7),
     }
     if alt_m is not None:
-        claim[LOCATION_ALTITUDE] = alt_m
+        claim[_LOCATION_ALTITUDE] = alt_m
     if accuracy_m is not None:
-        claim[LOCATION_ACCURACY] = accuracy_m
+        claim[_LOCATION_ACCURACY] = accuracy_m
     return claim
 
 
@@ -344,14 +339,14 @@ def _check_location(claim):
     if not isinstance(claim, dict):
         raise FieldError("location", "must be a map")
     for key in claim:
-        if key not in (LOCATION_LATITUDE, LOCATION_LONGITUDE, LOCATION_ALTITUDE, LOCATION_ACCURACY):
+        if key not in (_LOCATION_LATITUDE, _LOCATION_LONGITUDE, _LOCATION_ALTITUDE, _LOCATION_ACCURACY):
             raise FieldError("location", "unknown key %r" % (key,))
-    for key, name, bound in ((LOCATION_LATITUDE, "latitude", 90), (LOCATION_LONGITUDE, "longitude", 180)):
+    for key, name, bound in ((_LOCATION_LATITUDE, "latitude", 90), (_LOCATION_LONGITUDE, "longitude", 180)):
         if key not in claim:
             raise FieldError("location", "missing %s" % name)
         if not -bound <= float(_number(claim[key], name)) <= bound:
             raise FieldError(name, "out of range")
-    for key in (LOCATION_ALTITUDE, LOCATION_ACCURACY):
+    for key in (_LOCATION_ALTITUDE, _LOCATION_ACCURACY):
         if key in claim:
             _number(claim[key], "location")
     return claim
@@ -359,10 +354,10 @@ def _check_location(claim):
 
 def _check_attestation(att):
     ueid = _bytes(att.ueid, "ueid", 17, 17)
-    if ueid[0] != UEID_TYPE_RAND:
+    if ueid[0] != _UEID_TYPE_RAND:
         raise FieldError("ueid", "must be of type RAND (0x01)")
     _bytes(att.nonce, "nonce", 8, 64)
-    _uint(att.iat, "iat", TIME_S_MIN)
+    _uint(att.iat, "iat", _TIME_S_MIN)
     _bytes(att.measurement, "measurement", 32, 32)
     _text(att.swname, "swname", 32)
     _text(att.swversion, "swversion", 16)
@@ -378,56 +373,27 @@ def attestation_payload(**fields):
 
 
 def parse_attestation(payload):
-    required = (
-        CLAIM_UEID,
-        CLAIM_NONCE,
-        CLAIM_IAT,
-        CLAIM_MEASUREMENTS,
-        CLAIM_SWNAME,
-        CLAIM_SWVERSION,
-        CLAIM_BOOTCOUNT,
-        CLAIM_DBGSTAT,
-    )
-    _fields(payload, required, (CLAIM_LOCATION,), "attestation")
-    measurements = payload[CLAIM_MEASUREMENTS]
+    att = _parse(Attestation, payload, "attestation", (_CLAIM_LOCATION,))
+    measurements = att.measurement
     if not isinstance(measurements, list) or len(measurements) != 1:
         raise FieldError("measurements", "must hold exactly one measurement")
-    content_format, measurement = _pair(measurements[0], "measurement")
-    if content_format != CONTENT_FORMAT_MANIFEST_DIGEST:
+    content_format, att.measurement = _pair(measurements[0], "measurement")
+    if content_format != _CONTENT_FORMAT_MANIFEST_DIGEST:
         raise FieldError("measurement", "unknown content format")
-    version, scheme = _pair(payload[CLAIM_SWVERSION], "swversion")
-    if scheme != VERSION_SCHEME_SEMVER:
+    att.swversion, scheme = _pair(att.swversion, "swversion")
+    if scheme != _VERSION_SCHEME_SEMVER:
         raise FieldError("swversion", "version scheme must be semver (16384)")
-    return _check_attestation(
-        Attestation(
-            payload[CLAIM_UEID],
-            payload[CLAIM_NONCE],
-            payload[CLAIM_IAT],
-            measurement,
-            payload[CLAIM_SWNAME],
-            version,
-            payload[CLAIM_BOOTCOUNT],
-            payload[CLAIM_DBGSTAT],
-            payload.get(CLAIM_LOCATION),
-        )
-    )
+    return _check_attestation(att)
 
 
 # ------------------------------------------------------------ reading batch
 
 
-class ReadingBatch:
+class ReadingBatch(_Record):
     """Raw sensor samples as SenML records (RFC 8428), numbered per device."""
 
-    __slots__ = ("seq", "time_s", "records")
-
-    def __init__(self, seq, time_s, records):
-        self.seq = seq
-        self.time_s = time_s
-        self.records = records
-
-    def payload(self):
-        return {BATCH_SEQ: self.seq, BATCH_TIME: self.time_s, BATCH_RECORDS: self.records}
+    FIELDS = ("seq", "time_s", "records")
+    KEYS = (_BATCH_SEQ, _BATCH_TIME, _BATCH_RECORDS)
 
 
 def senml(name, unit, value, time_s=None):
@@ -457,11 +423,11 @@ def _check_record(record):
 
 
 def _check_batch(batch):
-    _uint(batch.seq, "seq", 1, SEQ_MAX)
-    _uint(batch.time_s, "time", TIME_S_MIN)
+    _uint(batch.seq, "seq", 1, _SEQ_MAX)
+    _uint(batch.time_s, "time", _TIME_S_MIN)
     records = batch.records
-    if not isinstance(records, list) or not 1 <= len(records) <= BATCH_RECORDS_MAX:
-        raise FieldError("records", "must be an array of 1..%d" % BATCH_RECORDS_MAX)
+    if not isinstance(records, list) or not 1 <= len(records) <= _BATCH_RECORDS_MAX:
+        raise FieldError("records", "must be an array of 1..%d" % _BATCH_RECORDS_MAX)
     for record in records:
         _check_record(record)
     return batch
@@ -472,41 +438,24 @@ def reading_batch_payload(**fields):
 
 
 def parse_reading_batch(payload):
-    keys = (BATCH_SEQ, BATCH_TIME, BATCH_RECORDS)
-    _fields(payload, keys, (), "reading batch")
-    return _check_batch(ReadingBatch(*[payload[k] for k in keys]))
+    return _check_batch(_parse(ReadingBatch, payload, "reading batch"))
 
 
 # ------------------------------------------------------------ gateway receipt
 
 
-class Receipt:
+class Receipt(_Record):
     """The gateway's signed acknowledgement that a device message is recorded."""
 
-    __slots__ = ("device_id", "seq", "entry_hash", "time_s", "kind")
-
-    def __init__(self, device_id, seq, entry_hash, time_s, kind=KIND_INTENT):
-        self.device_id = device_id
-        self.seq = seq
-        self.entry_hash = entry_hash
-        self.time_s = time_s
-        self.kind = kind
-
-    def payload(self):
-        return {
-            RECEIPT_DEVICE: self.device_id,
-            RECEIPT_SEQ: self.seq,
-            RECEIPT_ENTRY_HASH: self.entry_hash,
-            RECEIPT_TIME: self.time_s,
-            RECEIPT_KIND: self.kind,
-        }
+    FIELDS = ("device_id", "seq", "entry_hash", "time_s", "kind")
+    KEYS = (_RECEIPT_DEVICE, _RECEIPT_SEQ, _RECEIPT_ENTRY_HASH, _RECEIPT_TIME, _RECEIPT_KIND)
 
 
 def _check_receipt(receipt):
     _bytes(receipt.device_id, "device", cose.KID_BYTES, cose.KID_BYTES)
-    _uint(receipt.seq, "seq", 0, SEQ_MAX)
+    _uint(receipt.seq, "seq", 0, _SEQ_MAX)
     _bytes(receipt.entry_hash, "entry hash", 32, 32)
-    _uint(receipt.time_s, "time", TIME_S_MIN)
+    _uint(receipt.time_s, "time", _TIME_S_MIN)
     _uint(receipt.kind, "kind", KIND_INTENT, KIND_READING_BATCH)
     return receipt
 
@@ -516,9 +465,7 @@ def receipt_payload(**fields):
 
 
 def parse_receipt(payload):
-    keys = (RECEIPT_DEVICE, RECEIPT_SEQ, RECEIPT_ENTRY_HASH, RECEIPT_TIME, RECEIPT_KIND)
-    _fields(payload, keys, (), "receipt")
-    return _check_receipt(Receipt(*[payload[k] for k in keys]))
+    return _check_receipt(_parse(Receipt, payload, "receipt"))
 
 
 # ------------------------------------------------------------ whole messages

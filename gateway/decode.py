@@ -11,42 +11,91 @@ checks this with hypothesis). The structural and field checks are crypto's.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import cbor2
 from paymote.crypto import cbor, cose, messages
-from paymote.crypto.errors import DecodeError, TooLarge
+from paymote.crypto.errors import TooLarge
 
 
-def _from_cbor2(value: Any, depth: int = 0) -> Any:
-    """cbor2's objects as crypto.cbor's (CBORTag -> Tag), recursively."""
-    if depth > cbor.DEPTH_MAX:
-        raise DecodeError("nested too deeply")
-    if isinstance(value, cbor2.CBORTag):
-        return cbor.Tag(value.tag, _from_cbor2(value.value, depth + 1))
-    if isinstance(value, (list, tuple)):  # cbor2 gives tuples inside tags
-        return [_from_cbor2(item, depth + 1) for item in value]
+class _UnsureError(Exception):
+    """cbor2 accepted something outside the portable decoder's subset."""
+
+
+_INT_MIN = -(2**64)
+_INT_MAX = 2**64 - 1
+
+
+def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
+    """cbor2's value as crypto.cbor's (CBORTag -> Tag), or _UnsureError for anything
+    the portable decoder would refuse: too deep, bignums, NaN, undefined,
+    simple values, container keys, semantic tags cbor2 turned into objects."""
+    if depth > depth_max:
+        raise _UnsureError
+    kind = type(value)  # exact types: cbor2's CBORSimpleValue subclasses tuple
+    if value is None or kind in (bool, str, bytes):
+        return value
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise _UnsureError
+        return value
+    if kind is float:
+        if not math.isfinite(value):
+            raise _UnsureError
+        return value
+    if kind is cbor2.CBORTag:
+        return cbor.Tag(value.tag, _from_cbor2(value.value, depth + 1, depth_max))
+    if kind in (list, tuple):  # cbor2 gives tuples inside tags
+        return [_from_cbor2(item, depth + 1, depth_max) for item in value]
     if isinstance(value, Mapping):  # dict, or cbor2's frozendict inside tags
-        return {key: _from_cbor2(item, depth + 1) for key, item in value.items()}
-    return value
+        _check_key_order_agrees(value)
+        result = {}
+        for key, item in value.items():
+            result[_from_cbor2(key, depth + 1, depth_max)] = _from_cbor2(item, depth + 1, depth_max)
+        return result
+    raise _UnsureError
+
+
+def _key_class(key: Any) -> int:
+    """The key's CBOR major type (0 uint, 1 negative int, 2 bytes, 3 text)."""
+    kind = type(key)
+    if kind is int:
+        return 0 if key >= 0 else 1
+    if kind is bytes:
+        return 2
+    if kind is str:
+        return 3
+    raise _UnsureError
+
+
+def _check_key_order_agrees(mapping: Mapping) -> None:
+    """cbor2 checked length-first order; bytewise order (RFC 8949 §4.2.1) is the
+    same when all keys share a major type or all encode in one byte (SenML's
+    -3..6). Otherwise the portable decoder must judge the order."""
+    classes = {_key_class(key) for key in mapping}
+    if len(classes) > 1 and not all(type(k) is int and -24 <= k <= 23 for k in mapping):
+        raise _UnsureError
 
 
 def loads(data: bytes, size_max: int, depth_max: int = cbor.DEPTH_MAX) -> Any:
-    """The single deterministically encoded value in data, or a DecodeError
-    subclass (the same one crypto.cbor.decode would raise)."""
+    """The single deterministically encoded value in data, or the DecodeError
+    subclass crypto.cbor.decode raises for it: the portable decoder is the only
+    authority for refusals, so both paths always give the same verdict."""
     if len(data) > size_max:
         raise TooLarge(f"{len(data)} bytes over {size_max}")
     try:
         raw = cbor2.loads(data)
-        # cbor2's canonical form sorts keys length-first (RFC 7049 §3.9); where
-        # that differs from RFC 8949 §4.2.1 bytewise order the bytes differ and
-        # the portable decoder below decides. For the formats' keys they agree.
+        # cbor2's canonical form sorts keys length-first (RFC 7049 §3.9); maps
+        # where that can differ from bytewise order are sent to the portable
+        # decoder by _check_key_order_agrees.
         if cbor2.dumps(raw, canonical=True) == data:
-            return _from_cbor2(raw)
-    except Exception:  # noqa: BLE001 - any refusal is explained below
+            return _from_cbor2(raw, 0, depth_max)
+    except Exception:  # noqa: BLE001 - any refusal or doubt is settled below
         pass
-    # Rare path (malformed or hostile input): let the portable decoder name it.
+    # Rare path (malformed, hostile or unusual input): the portable decoder
+    # either names the error or, where cbor2 was only unsure, decodes it.
     return cbor.decode(data, size_max=size_max, depth_max=depth_max)
 
 

