@@ -21,12 +21,27 @@ from paymote.simulator.sample import sample  # noqa: E402
 
 NAMES = {
     "intent": {
-        1: "seq", 2: "time", 3: "prev", 4: "payer", 5: "payee", 6: "amount_minor",
-        7: "currency", 8: "evidence", 9: "tariff", 10: "period_s",
+        1: "seq",
+        2: "time",
+        3: "prev",
+        4: "payer",
+        5: "payee",
+        6: "amount_minor",
+        7: "currency",
+        8: "evidence",
+        9: "tariff",
+        10: "period_s",
     },
     "attestation": {
-        6: "iat", 10: "eat_nonce", 256: "ueid", 263: "dbgstat", 264: "location",
-        267: "bootcount", 270: "swname", 271: "swversion", 273: "measurements",
+        6: "iat",
+        10: "eat_nonce",
+        256: "ueid",
+        263: "dbgstat",
+        264: "location",
+        267: "bootcount",
+        270: "swname",
+        271: "swversion",
+        273: "measurements",
     },
     "reading_batch": {1: "seq", 2: "time", 3: "records"},
 }

@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from paymote.crypto import cose
 from paymote.crypto.errors import BadSignature
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import cbor2
+
 from paymote.crypto import cbor, cose, messages
 from paymote.crypto.errors import TooLarge
 

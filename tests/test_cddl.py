@@ -98,8 +98,15 @@ def test_cddl_refuses_bad_intent_fields(key, bad):
 def test_everything_the_builder_accepts_the_cddl_accepts(seq, amount, currency, payer, start, used):
     """CDDL and code agree: any intent the builder makes is valid under the CDDL."""
     payload = messages.intent_payload(
-        seq=seq, time_s=1764374400, prev=bytes(16), payer=payer,
-        payee="utility" if payer != "utility" else "grid", amount_minor=amount, currency=currency,
-        evidence=[messages.EVIDENCE_ENERGY_WH, start, start + used], tariff=[1, 1], period_s=900,
+        seq=seq,
+        time_s=1764374400,
+        prev=bytes(16),
+        payer=payer,
+        payee="utility" if payer != "utility" else "grid",
+        amount_minor=amount,
+        currency=currency,
+        evidence=[messages.EVIDENCE_ENERGY_WH, start, start + used],
+        tariff=[1, 1],
+        period_s=900,
     )
     schema("intent-payload").validate_cbor(payload)

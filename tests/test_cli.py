@@ -12,8 +12,15 @@ from paymote.gateway import authenticate, decode
 from paymote.gateway.cli import main
 
 JSON_FIELDS = {
-    "device_id", "device_public_key", "payer", "payee", "amount_minor", "currency",
-    "intent", "attestation", "reading_batch",
+    "device_id",
+    "device_public_key",
+    "payer",
+    "payee",
+    "amount_minor",
+    "currency",
+    "intent",
+    "attestation",
+    "reading_batch",
 }
 
 
@@ -41,7 +48,7 @@ def test_sample_prints_diagnostic_notation_and_sizes(capsys):
     assert main(["sample"]) == 0
     out = capsys.readouterr().out
     assert "payment intent: 159 bytes (limit 192)" in out
-    assert "<<{1: -8}>>" in out and "7: \"EUR\"" in out
+    assert "<<{1: -8}>>" in out and '7: "EUR"' in out
     assert "verified: hh-0017 owes utility 0.42 EUR" in out
     assert out.count("verified:") == 3
 

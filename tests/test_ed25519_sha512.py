@@ -109,9 +109,7 @@ def _cube_root_floor(n: int) -> int:
 def test_sha512_constants_are_the_fractional_parts_of_cube_roots():
     """K[t] is the first 64 bits of the fractional part of the cube root of prime t (FIPS 180-4 §4.2.3)."""
     primes = [p for p in range(2, 410) if all(p % q for q in range(2, math.isqrt(p) + 1))][:80]
-    expected = b"".join(
-        (_cube_root_floor(p << 192) & (2**64 - 1)).to_bytes(8, "big") for p in primes
-    )
+    expected = b"".join((_cube_root_floor(p << 192) & (2**64 - 1)).to_bytes(8, "big") for p in primes)
     assert bytes.fromhex(sha512._K_HEX) == expected
     iv = b"".join((math.isqrt(p << 128) & (2**64 - 1)).to_bytes(8, "big") for p in primes[:8])
     assert bytes.fromhex(sha512._IV_HEX) == iv

@@ -105,7 +105,7 @@ def test_kinds_cannot_be_confused():
         "reading_batch": messages.KIND_READING_BATCH,
     }
     for name, kind in kinds.items():
-        for other_name, other_kind in kinds.items():
+        for other_kind in kinds.values():
             if other_kind == kind:
                 messages.open_message(s[name], kind, keys)
             elif len(s[name]) <= messages.KINDS[other_kind][0]:

@@ -12,7 +12,8 @@ from tests.conftest import REPO
 def test_wheel_contains_the_device_code(tmp_path):
     """A built wheel maps the top-level folders under the paymote namespace, with the CLI entry point."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(tmp_path), str(REPO)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -92,13 +92,20 @@ def test_non_canonical_payload_with_valid_signature_is_refused_by_both():
     key = ed25519.SigningKey(bytes(32))
     kid = cose.key_id(key.public)
     fields = messages.Intent(
-        seq=1, time_s=1764374400, prev=bytes(16), payer="a", payee="b", amount_minor=1,
-        currency="EUR", evidence=[1, 0, 1], tariff=[1, 1], period_s=60,
+        seq=1,
+        time_s=1764374400,
+        prev=bytes(16),
+        payer="a",
+        payee="b",
+        amount_minor=1,
+        currency="EUR",
+        evidence=[1, 0, 1],
+        tariff=[1, 1],
+        period_s=60,
     ).payload()
     payload = cbor2.dumps(dict(reversed(list(fields.items()))))  # keys in descending order
-    message = cbor.encode(
-        cbor.Tag(18, [cose.PROTECTED_EDDSA, {4: kid}, payload, key.sign(cose.sig_structure(cose.PROTECTED_EDDSA, payload))])
-    )
+    signature = key.sign(cose.sig_structure(cose.PROTECTED_EDDSA, payload))
+    message = cbor.encode(cbor.Tag(18, [cose.PROTECTED_EDDSA, {4: kid}, payload, signature]))
     pure_keys = {kid: cose.Ed25519Key(key.public)}
     fast_keys = {kid: authenticate.Ed25519Key(key.public)}
     with pytest.raises(MessageError) as pure_error:

@@ -19,7 +19,7 @@ for message, _ in vectors.SHA512:
 for n in (0, 1, 111, 112, 127, 128, 129, 239, 240, 255, 256, 1000):
     print("sha512-len", n, sha512.digest(bytes([n % 251]) * n).hex())
 
-for secret, public, message, signature in vectors.RFC8032:
+for secret, _public, message, _signature in vectors.RFC8032:
     key = ed25519.SigningKey(bytes.fromhex(secret))
     sig = key.sign(bytes.fromhex(message))
     print("ed25519", key.public.hex(), sig.hex())
@@ -31,10 +31,43 @@ for secret, public, message, signature in vectors.RFC8032:
         print("ed25519 forged message refused")
 
 VALUES = [
-    0, 23, 24, 255, 256, 65535, 65536, 4294967295, 4294967296, 18446744073709551615,
-    -1, -24, -25, -256, -257, -18446744073709551616, b"", b"\x00\xff", "", "paymote", "h\u00e9llo",
-    [], [1, [2, [3]]], {}, {1: 2, -1: 3, "a": b"x", b"k": []}, True, False, None,
-    cbor.Tag(18, [b"", {}]), 0.0, -0.0, 1.5, 0.1, 65504.0, 65536.0, 1e300, 5e-324,
+    0,
+    23,
+    24,
+    255,
+    256,
+    65535,
+    65536,
+    4294967295,
+    4294967296,
+    18446744073709551615,
+    -1,
+    -24,
+    -25,
+    -256,
+    -257,
+    -18446744073709551616,
+    b"",
+    b"\x00\xff",
+    "",
+    "paymote",
+    "h\u00e9llo",
+    [],
+    [1, [2, [3]]],
+    {},
+    {1: 2, -1: 3, "a": b"x", b"k": []},
+    True,
+    False,
+    None,
+    cbor.Tag(18, [b"", {}]),
+    0.0,
+    -0.0,
+    1.5,
+    0.1,
+    65504.0,
+    65536.0,
+    1e300,
+    5e-324,
 ]
 for value in VALUES:
     encoded = cbor.encode(value)
@@ -45,8 +78,23 @@ for mantissa, exp10 in ((523712345, -7), (-48958123, -7), (1, -1), (15, -1), (1,
     print("float", mantissa, exp10, "%016x" % cbor.float_from_decimal(mantissa, exp10).bits)
 
 MALFORMED = (
-    "", "18", "1817", "1900ff", "5f4100ff", "a20102 0103", "a2020101 02", "0001", "f7", "f97e00",
-    "fa3fc00000", "c1", "8181818181818181818101", "62c328", "1c", "ff", "f818",
+    "",
+    "18",
+    "1817",
+    "1900ff",
+    "5f4100ff",
+    "a20102 0103",
+    "a2020101 02",
+    "0001",
+    "f7",
+    "f97e00",
+    "fa3fc00000",
+    "c1",
+    "8181818181818181818101",
+    "62c328",
+    "1c",
+    "ff",
+    "f818",
 )
 for hexed in MALFORMED:
     try:
