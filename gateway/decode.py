@@ -31,8 +31,9 @@ _INT_MAX = 2**64 - 1
 
 def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
     """cbor2's value as crypto.cbor's (CBORTag -> Tag), or _UnsureError for anything
-    the portable decoder would refuse: too deep, bignums, NaN, undefined,
-    simple values, container keys, semantic tags cbor2 turned into objects."""
+    the portable decoder would refuse or encode differently: too deep, bignums,
+    NaN, undefined, simple values, container keys, semantic tags cbor2 turned
+    into objects, floats whose shortest form cbor2 gets wrong."""
     if depth > depth_max:
         raise _UnsureError
     kind = type(value)  # exact types: cbor2's CBORSimpleValue subclasses tuple
@@ -43,7 +44,9 @@ def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
             raise _UnsureError
         return value
     if kind is float:
-        if not math.isfinite(value):
+        # cbor2 writes 32768..65504 as single floats although a half float is
+        # exact (RFC 8949 §4.2.1 wants the shortest): compare with ours.
+        if not math.isfinite(value) or cbor.encode(value) != cbor2.dumps(value, canonical=True):
             raise _UnsureError
         return value
     if kind is cbor2.CBORTag:

@@ -130,3 +130,34 @@ def test_mixed_key_types_in_length_first_order_are_refused_by_both():
     with pytest.raises(MessageError) as fast_error:
         decode.loads(payload, 1024)
     assert type(pure_error.value).__name__ == type(fast_error.value).__name__ == "NonCanonical"
+
+
+@pytest.mark.parametrize(("encoded", "verdict"), [("f978e2", "ok"), ("fa471c4000", "NonCanonical")])
+def test_half_float_of_exponent_15_gets_the_same_verdict(encoded, verdict):
+    """40000.0 as a half float is canonical; as a single float it is not, whatever cbor2 thinks.
+
+    Found by CI's hypothesis run: cbor2's canonical form writes it as a single float,
+    so without a check the gateway path would accept the non-canonical encoding.
+    """
+    from paymote.crypto import ed25519
+
+    key = ed25519.SigningKey(bytes(32))
+    kid = cose.key_id(key.public)
+    record = bytes.fromhex("a1 02".replace(" ", "")) + bytes.fromhex(encoded)  # {2: 40000.0}
+    payload = bytes.fromhex("a3 01 01 02 1a692a3780 03 81".replace(" ", "")) + record
+    signature = key.sign(cose.sig_structure(cose.PROTECTED_EDDSA, payload))
+    message = cbor.encode(cbor.Tag(18, [cose.PROTECTED_EDDSA, {4: kid}, payload, signature]))
+    pure_keys = {kid: cose.Ed25519Key(key.public)}
+    fast_keys = {kid: authenticate.Ed25519Key(key.public)}
+
+    def pure(m, kind):
+        return messages.open_message(m, kind, pure_keys)
+
+    def fast(m, kind):
+        envelope, parsed = decode.decode_message(m, kind)
+        authenticate.authenticate(envelope, fast_keys)
+        return envelope, parsed
+
+    pure_outcome = _outcome(pure, message, messages.KIND_READING_BATCH)
+    assert pure_outcome == _outcome(fast, message, messages.KIND_READING_BATCH)
+    assert pure_outcome[0] == "ok" if verdict == "ok" else pure_outcome == ("error", verdict)
