@@ -75,18 +75,6 @@ def sha256_digest(data):
     return sha256(data).digest()
 
 
-try:
-    from time import ticks_diff, ticks_us  # MicroPython
-except ImportError:
-    from time import perf_counter_ns as _perf_ns
-
-    def ticks_us():
-        return _perf_ns() // 1000
-
-    def ticks_diff(a, b):
-        return a - b
-
-
 if hasattr(0, "bit_length"):
 
     def bit_length(n):

@@ -32,7 +32,6 @@ _COMB_COLUMNS = 51  # 5 * 51 = 255 bits cover every scalar below L
 _TABLE = memoryview(_ed25519_table.TABLE)
 
 SEED_BYTES = 32
-PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 
 
@@ -256,10 +255,6 @@ class SigningKey:
 
     def __repr__(self):
         return "SigningKey(public=%s)" % self.public.hex()
-
-
-def public_key(seed):
-    return SigningKey(seed).public
 
 
 def verify(public, message, signature):

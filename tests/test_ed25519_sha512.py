@@ -113,3 +113,14 @@ def test_sha512_constants_are_the_fractional_parts_of_cube_roots():
     assert bytes.fromhex(sha512._K_HEX) == expected
     iv = b"".join((math.isqrt(p << 128) & (2**64 - 1)).to_bytes(8, "big") for p in primes[:8])
     assert bytes.fromhex(sha512._IV_HEX) == iv
+
+
+def test_keys_come_only_from_os_urandom(monkeypatch):
+    """random_bytes gives OS randomness, and raises rather than fall back when there is none."""
+    from paymote.crypto import _compat
+
+    first, second = _compat.random_bytes(32), _compat.random_bytes(32)
+    assert len(first) == 32 and first != second
+    monkeypatch.setattr(_compat, "urandom", None)
+    with pytest.raises(OSError, match="urandom"):
+        _compat.random_bytes(32)
