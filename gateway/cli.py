@@ -3,18 +3,135 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paymote", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
     sample = commands.add_parser(
         "sample", help="build, sign, verify and print a sample intent, attestation and reading batch"
     )
     sample.add_argument("--seed", type=int, default=1, help="derive the device key and data from N")
     sample.add_argument("--json", action="store_true", help="print one JSON object (stable format)")
+
+    devices = commands.add_parser("devices", help="the device registry").add_subparsers(
+        dest="action", required=True
+    )
+    add = devices.add_parser("add", help="register a device's public key")
+    add.add_argument("--pubkey", required=True, help="raw Ed25519 public key, 64 hex digits")
+    add.add_argument("--payer", required=True, help="the account the device's intents debit")
+    add.add_argument("--allow-payee", action="append", default=[], metavar="ACCOUNT", required=True)
+    add.add_argument("--max-amount", type=int, help="limit per intent, minor units")
+    add.add_argument("--max-daily", type=int, help="limit per UTC day, minor units")
+    add.add_argument("--board", help="board definition name")
+    for name in ("list", "show", "revoke"):
+        sub = devices.add_parser(name)
+        if name != "list":
+            sub.add_argument("device_id", help="16 hex digits")
+    for sub in devices.choices.values():
+        sub.add_argument("--data", type=Path, required=True, help="the gateway's data directory")
+        sub.add_argument("--json", action="store_true")
+
+    ledger = commands.add_parser("ledger", help="read and check the ledger").add_subparsers(
+        dest="action", required=True
+    )
+    for name in ("balances", "show", "verify", "export"):
+        sub = ledger.add_parser(name)
+        sub.add_argument("--data", type=Path, required=True)
+        if name in ("balances", "show"):
+            sub.add_argument("--json", action="store_true")
+        if name == "export":
+            sub.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+
+    gateway = commands.add_parser("gateway", help="run the CoAP gateway").add_subparsers(
+        dest="action", required=True
+    )
+    keygen = gateway.add_parser("keygen", help="create the gateway's receipt-signing key")
+    keygen.add_argument("--data", type=Path, required=True)
+    run = gateway.add_parser("run", help="serve CoAP until SIGTERM")
+    run.add_argument("--data", type=Path, required=True)
+    run.add_argument("--bind", default="127.0.0.1:5683", help="HOST:PORT (default 127.0.0.1:5683)")
     return parser
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from paymote.gateway import registry
+    from paymote.gateway.store import Store
+
+    store = Store(args.data)
+    try:
+        if args.action == "add":
+            try:
+                public = bytes.fromhex(args.pubkey)
+            except ValueError:
+                raise registry.RegistryError("--pubkey wants 64 hex digits") from None
+            result = [
+                registry.add(
+                    store,
+                    public,
+                    args.payer,
+                    args.allow_payee,
+                    int(time.time()),
+                    args.max_amount,
+                    args.max_daily,
+                    args.board,
+                )
+            ]
+        elif args.action == "list":
+            result = store.devices()
+        elif args.action == "show":
+            result = [registry.find(store, args.device_id)]
+        else:
+            result = [registry.revoke(store, args.device_id, int(time.time()))]
+    except registry.RegistryError as e:
+        print(f"paymote devices {args.action}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    rows = [registry.as_json(d) for d in result]
+    if args.json:
+        print(json.dumps(rows if args.action == "list" else rows[0]))
+    else:
+        for row in rows:
+            limits = f"max {row['max_amount_minor']}/intent {row['max_daily_minor']}/day"
+            print(
+                f"{row['device_id']}  {row['status']:8} {row['payer']} -> {','.join(row['allowed_payees'])}  "
+                f"{limits}  seq {row['last_seq']}{'  FLAGGED: ' + row['flagged'] if row['flagged'] else ''}"
+            )
+    return 0
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    from paymote.gateway import ledger_command
+
+    if args.action == "balances":
+        return ledger_command.balances(args.data, args.json)
+    if args.action == "show":
+        return ledger_command.show(args.data, args.json)
+    if args.action == "verify":
+        return ledger_command.verify(args.data)
+    return ledger_command.export(args.data, args.format)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from paymote.gateway import keys, service
+
+    if args.action == "keygen":
+        args.data.mkdir(parents=True, exist_ok=True)
+        path = args.data / keys.KEY_FILE
+        if path.exists():
+            print(f"paymote gateway keygen: {path} exists; not replacing it", file=sys.stderr)
+            return 1
+        key = keys.create(path)
+        print(json.dumps({"key_file": str(path), "kid": key.kid.hex(), "public_key": key.public.hex()}))
+        return 0
+    args.data.mkdir(parents=True, exist_ok=True)
+    return service.run(args.data, args.bind)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             print("paymote sample: --seed must be 0 or more", file=sys.stderr)
             return 2
         return sample_command.run(args.seed, args.json)
-    return 2
+    if args.command == "devices":
+        return _devices(args)
+    if args.command == "ledger":
+        return _ledger(args)
+    return _gateway(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,50 @@
+"""What the gateway decides about a message; responses.py maps each to CoAP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """Recorded durably: 2.01 with the receipt."""
+
+    receipt: bytes
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same message was accepted before: 2.04 with the same receipt."""
+
+    receipt: bytes
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Authentic but refused by policy or because the device is revoked: 4.03."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Same sequence number with other content, or a broken chain: 4.09."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class RateLimited:
+    """The device sends faster than its limit: 4.29 with Max-Age (RFC 8516)."""
+
+    retry_after_s: int
+
+
+@dataclass(frozen=True)
+class Busy:
+    """The ledger queue is full: 5.03 with Max-Age, never unbounded memory."""
+
+    retry_after_s: int
+
+
+Outcome = Accepted | Duplicate | Refused | Conflict | RateLimited | Busy

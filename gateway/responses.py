@@ -1,0 +1,48 @@
+"""Every outcome and every error, mapped to its CoAP response in one place.
+
+Errors carry a short diagnostic payload (RFC 7252 §5.5.2): UTF-8 text for
+people and logs, never a stack trace.
+"""
+
+from __future__ import annotations
+
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+
+from paymote.crypto import cose
+from paymote.crypto.errors import MessageError, TooLarge, VerifyError
+from paymote.gateway.outcomes import Accepted, Busy, Conflict, Duplicate, Outcome, RateLimited, Refused
+
+DIAGNOSTIC_BYTES_MAX = 96
+
+
+def _diagnostic(code: Code, text: str, max_age_s: int | None = None) -> Message:
+    response = Message(code=code, payload=text.encode("utf-8")[:DIAGNOSTIC_BYTES_MAX])
+    if max_age_s is not None:
+        response.opt.max_age = max_age_s
+    return response
+
+
+def for_outcome(outcome: Outcome) -> Message:
+    if isinstance(outcome, Accepted):
+        return Message(code=Code.CREATED, payload=outcome.receipt, content_format=cose.CONTENT_FORMAT_SIGN1)
+    if isinstance(outcome, Duplicate):
+        return Message(code=Code.CHANGED, payload=outcome.receipt, content_format=cose.CONTENT_FORMAT_SIGN1)
+    if isinstance(outcome, Refused):
+        return _diagnostic(Code.FORBIDDEN, outcome.reason)
+    if isinstance(outcome, Conflict):
+        return _diagnostic(Code.CONFLICT, outcome.reason)
+    if isinstance(outcome, RateLimited):  # RFC 8516 §2
+        return _diagnostic(Code.TOO_MANY_REQUESTS, "rate limit", outcome.retry_after_s)
+    if isinstance(outcome, Busy):  # RFC 7252 §5.9.3.4
+        return _diagnostic(Code.SERVICE_UNAVAILABLE, "ledger busy", outcome.retry_after_s)
+    raise TypeError(f"unknown outcome {outcome!r}")
+
+
+def for_error(error: MessageError) -> Message:
+    """4.13 too large, 4.01 unknown key or bad signature, 4.00 anything else malformed."""
+    if isinstance(error, TooLarge):
+        return _diagnostic(Code.REQUEST_ENTITY_TOO_LARGE, "too large")
+    if isinstance(error, VerifyError):
+        return _diagnostic(Code.UNAUTHORIZED, f"{type(error).__name__}")
+    return _diagnostic(Code.BAD_REQUEST, f"{type(error).__name__}: {error}")

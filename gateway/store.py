@@ -1,0 +1,303 @@
+"""The gateway's storage: one SQLite file in WAL mode in the data directory.
+
+This is the only module that speaks SQL. The ledger, registry and committer
+use the small ``Store`` interface below, so a PostgreSQL backend can replace
+it without touching the other layers. Every write happens inside a
+transaction opened by ``transaction()``; commits are durable (WAL with
+synchronous=FULL: the commit returns after fsync).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "paymote.sqlite"
+GENESIS_ENTRY_HASH = bytes(32)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id BLOB PRIMARY KEY,
+    public_key BLOB NOT NULL UNIQUE,
+    board TEXT,
+    payer TEXT NOT NULL,
+    allowed_payees TEXT NOT NULL,          -- JSON array of account names
+    max_amount_minor INTEGER,              -- per intent; NULL: no limit
+    max_daily_minor INTEGER,               -- per UTC day of gateway time; NULL: no limit
+    status TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    registered_s INTEGER NOT NULL,
+    revoked_s INTEGER,
+    flagged TEXT                           -- why it may be cloned, if ever
+);
+CREATE TABLE IF NOT EXISTS device_state (  -- the head of each device's chain
+    device_id BLOB PRIMARY KEY REFERENCES devices (device_id),
+    last_seq INTEGER NOT NULL,
+    last_hash BLOB NOT NULL,
+    day INTEGER NOT NULL,                  -- UTC day (gateway time) of spent_minor
+    spent_minor INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    position INTEGER PRIMARY KEY,          -- 1, 2, 3, ... with no gaps
+    transfer_id TEXT NOT NULL UNIQUE,      -- from (device id, seq): idempotent
+    device_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    debit TEXT NOT NULL,
+    credit TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
+    currency TEXT NOT NULL,
+    device_time_s INTEGER NOT NULL,
+    gateway_time_s INTEGER NOT NULL,
+    evidence BLOB NOT NULL,                -- the signed intent exactly as received
+    receipt BLOB NOT NULL,
+    entry_hash BLOB NOT NULL,
+    UNIQUE (device_id, seq)
+);
+CREATE TABLE IF NOT EXISTS balances (
+    account TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    balance_minor INTEGER NOT NULL,
+    PRIMARY KEY (account, currency)
+);
+CREATE TABLE IF NOT EXISTS refusals (      -- authentic intents refused by policy
+    device_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    message_hash BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    gateway_time_s INTEGER NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE IF NOT EXISTS gaps (          -- sequence numbers a device skipped
+    device_id BLOB NOT NULL,
+    after_seq INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL,
+    gateway_time_s INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Device:
+    """A registered device and the head of its chain."""
+
+    device_id: bytes
+    public_key: bytes
+    board: str | None
+    payer: str
+    allowed_payees: tuple[str, ...]
+    max_amount_minor: int | None
+    max_daily_minor: int | None
+    status: str
+    registered_s: int
+    revoked_s: int | None
+    flagged: str | None
+    last_seq: int
+    last_hash: bytes
+    day: int
+    spent_minor: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger entry: a transfer from debit to credit, with its evidence."""
+
+    position: int
+    transfer_id: str
+    device_id: bytes
+    seq: int
+    debit: str
+    credit: str
+    amount_minor: int
+    currency: str
+    device_time_s: int
+    gateway_time_s: int
+    evidence: bytes
+    receipt: bytes
+    entry_hash: bytes
+
+
+_DEVICE_COLUMNS = (
+    "d.device_id, d.public_key, d.board, d.payer, d.allowed_payees, d.max_amount_minor, "
+    "d.max_daily_minor, d.status, d.registered_s, d.revoked_s, d.flagged, "
+    "s.last_seq, s.last_hash, s.day, s.spent_minor"
+)
+_ENTRY_COLUMNS = (
+    "position, transfer_id, device_id, seq, debit, credit, amount_minor, currency, "
+    "device_time_s, gateway_time_s, evidence, receipt, entry_hash"
+)
+
+
+def _device(row: Any) -> Device:
+    values = list(row)
+    values[4] = tuple(json.loads(values[4]))
+    return Device(*values)
+
+
+class Store:
+    """SQLite storage. One instance per thread: the committer owns one, each
+    command-line call opens its own."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / DB_NAME
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit returns after fsync
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction; commits (durably) on success, rolls back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ---------------------------------------------------------------- registry
+
+    def add_device(self, device: Device) -> None:
+        self._db.execute(
+            "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                device.device_id,
+                device.public_key,
+                device.board,
+                device.payer,
+                json.dumps(list(device.allowed_payees)),
+                device.max_amount_minor,
+                device.max_daily_minor,
+                device.status,
+                device.registered_s,
+                device.revoked_s,
+                device.flagged,
+            ),
+        )
+        self._db.execute(
+            "INSERT INTO device_state VALUES (?, ?, ?, ?, ?)",
+            (device.device_id, device.last_seq, device.last_hash, device.day, device.spent_minor),
+        )
+
+    def device(self, device_id: bytes) -> Device | None:
+        row = self._db.execute(
+            f"SELECT {_DEVICE_COLUMNS} FROM devices d JOIN device_state s USING (device_id) "
+            "WHERE d.device_id = ?",
+            (device_id,),
+        ).fetchone()
+        return _device(row) if row else None
+
+    def devices(self) -> list[Device]:
+        rows = self._db.execute(
+            f"SELECT {_DEVICE_COLUMNS} FROM devices d JOIN device_state s USING (device_id) "
+            "ORDER BY d.registered_s, d.device_id"
+        )
+        return [_device(row) for row in rows]
+
+    def revoke_device(self, device_id: bytes, now_s: int) -> bool:
+        cursor = self._db.execute(
+            "UPDATE devices SET status = 'revoked', revoked_s = ? WHERE device_id = ? AND status = 'active'",
+            (now_s, device_id),
+        )
+        return cursor.rowcount == 1
+
+    def flag_device(self, device_id: bytes, reason: str) -> None:
+        self._db.execute(
+            "UPDATE devices SET flagged = ? WHERE device_id = ? AND flagged IS NULL", (reason, device_id)
+        )
+
+    def advance_device(self, device_id: bytes, seq: int, message_hash: bytes, day: int, spent: int) -> None:
+        self._db.execute(
+            "UPDATE device_state SET last_seq = ?, last_hash = ?, day = ?, spent_minor = ? "
+            "WHERE device_id = ?",
+            (seq, message_hash, day, spent, device_id),
+        )
+
+    def record_gap(self, device_id: bytes, after_seq: int, next_seq: int, now_s: int) -> None:
+        self._db.execute("INSERT INTO gaps VALUES (?, ?, ?, ?)", (device_id, after_seq, next_seq, now_s))
+
+    def gaps(self, device_id: bytes) -> list[tuple[int, int]]:
+        rows = self._db.execute(
+            "SELECT after_seq, next_seq FROM gaps WHERE device_id = ? ORDER BY after_seq", (device_id,)
+        )
+        return [(a, b) for a, b in rows]
+
+    # ---------------------------------------------------------------- refusals
+
+    def add_refusal(self, device_id: bytes, seq: int, message_hash: bytes, reason: str, now_s: int) -> None:
+        self._db.execute(
+            "INSERT INTO refusals VALUES (?, ?, ?, ?, ?)", (device_id, seq, message_hash, reason, now_s)
+        )
+
+    def refusal(self, device_id: bytes, seq: int) -> tuple[bytes, str] | None:
+        row = self._db.execute(
+            "SELECT message_hash, reason FROM refusals WHERE device_id = ? AND seq = ?", (device_id, seq)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    # ---------------------------------------------------------------- entries
+
+    def add_entry(self, entry: Entry) -> None:
+        self._db.execute(
+            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.position,
+                entry.transfer_id,
+                entry.device_id,
+                entry.seq,
+                entry.debit,
+                entry.credit,
+                entry.amount_minor,
+                entry.currency,
+                entry.device_time_s,
+                entry.gateway_time_s,
+                entry.evidence,
+                entry.receipt,
+                entry.entry_hash,
+            ),
+        )
+        for account, delta in ((entry.debit, -entry.amount_minor), (entry.credit, entry.amount_minor)):
+            self._db.execute(
+                "INSERT INTO balances VALUES (?, ?, ?) ON CONFLICT (account, currency) "
+                "DO UPDATE SET balance_minor = balance_minor + excluded.balance_minor",
+                (account, entry.currency, delta),
+            )
+
+    def entry_by_seq(self, device_id: bytes, seq: int) -> Entry | None:
+        row = self._db.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE device_id = ? AND seq = ?", (device_id, seq)
+        ).fetchone()
+        return Entry(*row) if row else None
+
+    def last_entry(self) -> tuple[int, bytes]:
+        """(position, entry hash) of the newest entry; (0, genesis) when empty."""
+        row = self._db.execute(
+            "SELECT position, entry_hash FROM entries ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_ENTRY_HASH)
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry in position order, read lazily."""
+        for row in self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY position"):
+            yield Entry(*row)
+
+    def entry_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def balances(self) -> list[tuple[str, str, int]]:
+        rows = self._db.execute(
+            "SELECT account, currency, balance_minor FROM balances ORDER BY currency, account"
+        )
+        return [(a, c, b) for a, c, b in rows]

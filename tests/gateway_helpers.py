@@ -1,0 +1,106 @@
+"""A test device that signs properly chained intents, and a gateway on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiocoap
+
+from paymote.crypto import cose, ed25519, messages
+from paymote.gateway import registry, service
+from paymote.gateway.store import Store
+
+
+class Device:
+    """Signs intents the way a board does: seq increasing, prev chaining."""
+
+    def __init__(self, seed: int, payer: str = "hh-1", payee: str = "utility") -> None:
+        self.key = ed25519.SigningKey(seed.to_bytes(32, "big"))
+        self.kid = cose.key_id(self.key.public)
+        self.payer = payer
+        self.payee = payee
+        self.seq = 0
+        self.prev = messages.GENESIS_HASH
+
+    def intent(
+        self, amount_minor: int = 42, seq: int | None = None, payee: str | None = None, **fields
+    ) -> bytes:
+        """The next signed intent; advances the chain as a board would after signing."""
+        self.seq = self.seq + 1 if seq is None else seq
+        payload = messages.intent_payload(
+            seq=self.seq,
+            time_s=fields.pop("time_s", 1764374400 + self.seq * 900),
+            prev=fields.pop("prev", self.prev),
+            payer=self.payer,
+            payee=payee or self.payee,
+            amount_minor=amount_minor,
+            currency=fields.pop("currency", "EUR"),
+            evidence=[messages.EVIDENCE_ENERGY_WH, self.seq * 1000, self.seq * 1000 + 1400],
+            tariff=[7, 2],
+            period_s=900,
+        )
+        message = cose.sign1(payload, self.key, self.kid)
+        self.prev = messages.chain_hash(message)
+        return message
+
+    def register(self, data_dir: Path, **limits) -> None:
+        store = Store(data_dir)
+        try:
+            registry.add(store, self.key.public, self.payer, [self.payee], int(time.time()), **limits)
+        finally:
+            store.close()
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gateway:
+    """A running in-process gateway and a client to talk to it."""
+
+    def __init__(self, data_dir: Path, port: int, client: aiocoap.Context) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.client = client
+
+    async def post(self, path: str, payload: bytes) -> aiocoap.Message:
+        request = aiocoap.Message(
+            code=aiocoap.POST, uri=f"coap://127.0.0.1:{self.port}/{path}", payload=payload
+        )
+        return await self.client.request(request).response
+
+    async def get(self, path: str) -> aiocoap.Message:
+        request = aiocoap.Message(code=aiocoap.GET, uri=f"coap://127.0.0.1:{self.port}/{path}")
+        return await self.client.request(request).response
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(data_dir: Path, clock=time.time, **committer_options) -> AsyncIterator[Gateway]:
+    port = free_udp_port()
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(
+        service.serve(
+            data_dir,
+            "127.0.0.1",
+            port,
+            clock=clock,
+            stop=stop,
+            ready=ready,
+            committer_options=committer_options,
+        )
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    client = await aiocoap.Context.create_client_context()
+    try:
+        yield Gateway(data_dir, port, client)
+    finally:
+        await client.shutdown()
+        stop.set()
+        await task
