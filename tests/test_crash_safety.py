@@ -1,0 +1,95 @@
+"""SIGKILL the gateway at random moments while boards send: every intent that got
+2.01 is in the ledger exactly once, and the ledger verifies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from paymote.gateway.cli import main
+from paymote.gateway.store import Store
+from tests.gateway_helpers import Device, free_udp_port
+
+SEED = int(os.environ.get("PAYMOTE_CRASH_SEED", "20261129"))
+KILLS = 6
+DEVICES = 4
+ANSWER_TIMEOUT_S = 1.5
+
+
+async def _start(data_dir, port):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "paymote.gateway.cli",
+        "gateway",
+        "run",
+        "--data",
+        str(data_dir),
+        "--bind",
+        f"127.0.0.1:{port}",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    line = await asyncio.wait_for(process.stdout.readline(), 20)
+    assert b'"ready"' in line, line
+    return process
+
+
+async def _board(device, client, port, acknowledged, stop):
+    """Send intents in order; resend the same bytes until answered, as a board does."""
+    message = device.intent()
+    while not stop.is_set():
+        request = aiocoap.Message(code=aiocoap.POST, uri=f"coap://127.0.0.1:{port}/i", payload=message)
+        try:
+            response = await asyncio.wait_for(client.request(request).response, ANSWER_TIMEOUT_S)
+        except (asyncio.TimeoutError, aiocoap.error.Error):
+            await asyncio.sleep(0.05)
+            continue
+        assert response.code in (Code.CREATED, Code.CHANGED), (response.code, response.payload)
+        acknowledged.append((device.kid, device.seq, message))
+        message = device.intent()
+
+
+async def test_acknowledged_intents_survive_sigkill(tmp_path):
+    """seed=PAYMOTE_CRASH_SEED replays the same kill schedule."""
+    rng = random.Random(SEED)
+    devices = [Device(100 + i, payer=f"hh-{i}") for i in range(DEVICES)]
+    for device in devices:
+        device.register(tmp_path)
+    port = free_udp_port()
+    acknowledged: list[tuple[bytes, int, bytes]] = []
+    stop = asyncio.Event()
+    client = await aiocoap.Context.create_client_context()
+    process = await _start(tmp_path, port)
+    boards = [asyncio.create_task(_board(d, client, port, acknowledged, stop)) for d in devices]
+    try:
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.1, 0.6))
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+            process = await _start(tmp_path, port)
+        await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.gather(*boards, return_exceptions=True)
+        await client.shutdown()
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+    for board in boards:
+        assert board.exception() is None, f"seed={SEED}: {board.exception()!r}"
+    assert len(acknowledged) > DEVICES, f"seed={SEED}: too few intents got through to test anything"
+    print(f"seed={SEED}: {len(acknowledged)} acknowledged across {KILLS} kills")
+    store = Store(tmp_path)
+    recorded = {(e.device_id, e.seq): e.evidence for e in store.entries()}
+    store.close()
+    for kid, seq, message in acknowledged:
+        assert recorded.get((kid, seq)) == message, f"seed={SEED}: acknowledged {kid.hex()}/{seq} lost"
+    assert len(recorded) == len(set(recorded))  # (device, seq) unique: nothing counted twice
+    assert main(["ledger", "verify", "--data", str(tmp_path)]) == 0, f"seed={SEED}"

@@ -1,0 +1,120 @@
+"""`paymote ledger verify` finds edits, deletions and reorderings, naming the entry."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from paymote.gateway.cli import main
+from paymote.gateway.store import DB_NAME
+from tests.gateway_helpers import Device, running_gateway
+
+
+@pytest.fixture
+async def ledger_dir(tmp_path):
+    """A data directory holding five accepted intents from two devices."""
+    alice, bob = Device(31, payer="alice"), Device(32, payer="bob")
+    alice.register(tmp_path)
+    bob.register(tmp_path)
+    async with running_gateway(tmp_path) as gateway:
+        for device, amount in ((alice, 10), (bob, 20), (alice, 30), (bob, 40), (alice, 50)):
+            assert (await gateway.post("i", device.intent(amount_minor=amount))).code.is_successful()
+    return tmp_path
+
+
+def _sql(data_dir, statement, *params):
+    db = sqlite3.connect(data_dir / DB_NAME)
+    with db:
+        db.execute(statement, params)
+    db.close()
+
+
+def _verify(data_dir, capsys):
+    code = main(["ledger", "verify", "--data", str(data_dir)])
+    return code, capsys.readouterr().out
+
+
+async def test_untouched_ledger_verifies(ledger_dir, capsys):
+    """A ledger written by the gateway passes: chain, signatures, receipts and balances."""
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 0 and "5 entries" in out
+    assert main(["ledger", "balances", "--data", str(ledger_dir), "--json"]) == 0
+    balances = json.loads(capsys.readouterr().out)
+    assert {(b["account"], b["balance_minor"]) for b in balances} == {
+        ("alice", -90),
+        ("bob", -60),
+        ("utility", 150),
+    }
+    assert sum(b["balance_minor"] for b in balances) == 0
+
+
+async def test_changed_amount_is_named(ledger_dir, capsys):
+    """One byte of a stored amount changed: verify fails at that entry."""
+    _sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 1 and "entry 3 " in out and "hash" in out
+
+
+async def test_recomputed_hashes_still_fail_on_the_signed_evidence(ledger_dir, capsys):
+    """Editing the amount and recomputing every hash still fails: the intent is signed."""
+    from paymote.gateway import ledger
+    from paymote.gateway.store import Store
+
+    _sql(ledger_dir, "UPDATE entries SET amount_minor = 1 WHERE position = 2")
+    store = Store(ledger_dir)
+    previous = bytes(32)
+    for entry in list(store.entries()):
+        digest = ledger.entry_hash(previous, entry)
+        _sql(ledger_dir, "UPDATE entries SET entry_hash = ? WHERE position = ?", digest, entry.position)
+        previous = digest
+    store.close()
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 1 and "entry 2 " in out and "signed intent" in out
+
+
+async def test_deleted_entry_is_named(ledger_dir, capsys):
+    """An entry removed from the middle: verify names the missing position."""
+    _sql(ledger_dir, "DELETE FROM entries WHERE position = 2")
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 1 and "entry 2 " in out and "missing" in out
+
+
+async def test_deleted_last_entry_is_caught_by_the_balances(ledger_dir, capsys):
+    """Truncating the newest entry leaves the chain intact but not the stored balances."""
+    _sql(ledger_dir, "DELETE FROM entries WHERE position = 5")
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 1 and "balances" in out
+
+
+async def test_reordered_entries_are_named(ledger_dir, capsys):
+    """Two entries swapped in position: verify fails at the first of them."""
+    _sql(ledger_dir, "UPDATE entries SET position = -1 WHERE position = 2")
+    _sql(ledger_dir, "UPDATE entries SET position = 2 WHERE position = 4")
+    _sql(ledger_dir, "UPDATE entries SET position = 4 WHERE position = -1")
+    code, out = _verify(ledger_dir, capsys)
+    assert code == 1 and "entry 2 " in out
+
+
+async def test_export_formats(ledger_dir, capsys):
+    """jsonl has one transfer a line with the evidence as received; csv has a header and 5 rows."""
+    assert main(["ledger", "export", "--data", str(ledger_dir), "--format", "jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5
+    first = json.loads(lines[0])
+    assert {
+        "id",
+        "device_id",
+        "seq",
+        "debit",
+        "credit",
+        "amount_minor",
+        "currency",
+        "entry_hash",
+        "evidence",
+    } <= set(first)
+    assert first["amount_minor"] == 10 and bytes.fromhex(first["evidence"])[0] == 0xD2
+    assert main(["ledger", "export", "--data", str(ledger_dir), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("position,id,device_id") and len(rows) == 6
