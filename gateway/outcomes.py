@@ -27,6 +27,13 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Stale:
+    """An attestation whose nonce was not issued here, is used or expired: 4.01."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Conflict:
     """Same sequence number with other content, or a broken chain: 4.09."""
 
@@ -47,4 +54,4 @@ class Busy:
     retry_after_s: int
 
 
-Outcome = Accepted | Duplicate | Refused | Conflict | RateLimited | Busy
+Outcome = Accepted | Duplicate | Refused | Stale | Conflict | RateLimited | Busy

@@ -1,17 +1,20 @@
 """One direction for data: decode -> authenticate -> rate -> committer
-(sequence -> policy -> ledger). Takes bytes, returns an Outcome or raises a
-MessageError; knows nothing of CoAP."""
+(record: sequence -> policy -> ledger). Takes bytes, returns an Outcome or
+raises a MessageError; knows nothing of CoAP."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias, Union
 
 from paymote.crypto import messages
-from paymote.gateway import authenticate, decode
-from paymote.gateway.committer import Committer, QueueFull
+from paymote.crypto.errors import FieldError, MessageError
+from paymote.gateway import authenticate, decode, record
+from paymote.gateway.committer import Apply, Committer, QueueFull
 from paymote.gateway.outcomes import Busy, Outcome, RateLimited
 from paymote.gateway.store import DB_NAME
 
@@ -59,6 +62,12 @@ class RateLimiter:
         return (count - tokens) / self._rate
 
 
+BATCH_INTENTS_MAX = 32
+BATCH_BYTES_MAX = BATCH_INTENTS_MAX * (messages.INTENT_BYTES_MAX + 2) + 2
+
+Started: TypeAlias = Union[Outcome, "asyncio.Future[Outcome]"]  # noqa: UP007
+
+
 class Pipeline:
     def __init__(
         self, keys: DeviceKeys, committer: Committer, rate: RateLimiter, clock: Callable[[], float]
@@ -68,14 +77,50 @@ class Pipeline:
         self._rate = rate
         self._clock = clock
 
-    async def intent(self, message: bytes) -> Outcome:
-        envelope, intent = decode.decode_message(message, messages.KIND_INTENT)
+    def _start(self, kind: int, apply: Apply, message: bytes) -> Started:
+        """decode -> authenticate -> rate -> queue; raises MessageError. Returns
+        an Outcome at once (rate limited, busy) or the committer's future."""
+        envelope, parsed = decode.decode_message(message, kind)
         authenticate.authenticate(envelope, self._keys)
+        if kind == messages.KIND_ATTESTATION and parsed.ueid[1:9] != envelope.kid:
+            raise FieldError("ueid", "names another device than the signing key")
         wait_s = self._rate.take(envelope.kid, self._clock())
         if wait_s:
             return RateLimited(max(1, math.ceil(wait_s)))
         try:
-            future = self._committer.submit(envelope.kid, message, intent)
+            return self._committer.submit(apply, envelope.kid, message, parsed)
         except QueueFull:
             return Busy(BUSY_RETRY_S)
-        return await future
+
+    async def _one(self, kind: int, apply: Apply, message: bytes) -> Outcome:
+        started = self._start(kind, apply, message)
+        return await started if isinstance(started, asyncio.Future) else started
+
+    async def intent(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_INTENT, record.intent, message)
+
+    async def attestation(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_ATTESTATION, record.attestation, message)
+
+    async def reading_batch(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_READING_BATCH, record.reading_batch, message)
+
+    async def intent_batch(self, payload: bytes) -> list[Outcome | MessageError]:
+        """A board catching up: an array of signed intents, each with its own
+        verdict; a bad one never spoils the others. All are queued in order
+        before any is awaited, so they share group commits."""
+        items = decode.loads(payload, BATCH_BYTES_MAX, depth_max=1)
+        if not isinstance(items, list) or not 1 <= len(items) <= BATCH_INTENTS_MAX:
+            raise FieldError("batch", f"an array of 1..{BATCH_INTENTS_MAX} signed intents")
+        started: list[Started | MessageError] = []
+        for item in items:
+            try:
+                if not isinstance(item, bytes):
+                    raise FieldError("batch item", "a signed intent as a byte string")
+                started.append(self._start(messages.KIND_INTENT, record.intent, item))
+            except MessageError as error:
+                started.append(error)
+        return [await s if isinstance(s, asyncio.Future) else s for s in started]
+
+    def nonce(self) -> bytes:
+        return self._committer.nonces.issue(self._clock())

@@ -9,9 +9,11 @@ from __future__ import annotations
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
 
-from paymote.crypto import cose
+from paymote.crypto import cbor, cose
 from paymote.crypto.errors import MessageError, TooLarge, VerifyError
-from paymote.gateway.outcomes import Accepted, Busy, Conflict, Duplicate, Outcome, RateLimited, Refused
+from paymote.gateway.outcomes import Accepted, Busy, Conflict, Duplicate, Outcome, RateLimited, Refused, Stale
+
+CONTENT_FORMAT_CBOR = 60  # application/cbor
 
 DIAGNOSTIC_BYTES_MAX = 96
 
@@ -32,6 +34,8 @@ def for_outcome(outcome: Outcome) -> Message:
         return _diagnostic(Code.FORBIDDEN, outcome.reason)
     if isinstance(outcome, Conflict):
         return _diagnostic(Code.CONFLICT, outcome.reason)
+    if isinstance(outcome, Stale):
+        return _diagnostic(Code.UNAUTHORIZED, outcome.reason)
     if isinstance(outcome, RateLimited):  # RFC 8516 §2
         return _diagnostic(Code.TOO_MANY_REQUESTS, "rate limit", outcome.retry_after_s)
     if isinstance(outcome, Busy):  # RFC 7252 §5.9.3.4
@@ -46,3 +50,24 @@ def for_error(error: MessageError) -> Message:
     if isinstance(error, VerifyError):
         return _diagnostic(Code.UNAUTHORIZED, f"{type(error).__name__}")
     return _diagnostic(Code.BAD_REQUEST, f"{type(error).__name__}: {error}")
+
+
+def for_batch(results: list[Outcome | MessageError]) -> Message:
+    """2.04 with one [code, receipt or diagnostic, Max-Age?] per intent, in
+    order; code is the CoAP code number (65 for 2.01). Content-Format 60."""
+    items = []
+    for result in results:
+        single = for_error(result) if isinstance(result, MessageError) else for_outcome(result)
+        item = [
+            int(single.code),
+            bytes(single.payload) if single.code.is_successful() else single.payload.decode(),
+        ]
+        if single.opt.max_age is not None and not single.code.is_successful():
+            item.append(single.opt.max_age)
+        items.append(item)
+    return Message(code=Code.CHANGED, payload=cbor.encode(items), content_format=CONTENT_FORMAT_CBOR)
+
+
+def nonce(value: bytes) -> Message:
+    """2.05 with the nonce as a CBOR byte string."""
+    return Message(code=Code.CONTENT, payload=cbor.encode(value), content_format=CONTENT_FORMAT_CBOR)

@@ -72,6 +72,39 @@ CREATE TABLE IF NOT EXISTS refusals (      -- authentic intents refused by polic
     gateway_time_s INTEGER NOT NULL,
     PRIMARY KEY (device_id, seq)
 );
+CREATE TABLE IF NOT EXISTS attestations (
+    device_id BLOB NOT NULL REFERENCES devices (device_id),
+    nonce BLOB NOT NULL,
+    bootcount INTEGER NOT NULL,
+    iat_s INTEGER NOT NULL,
+    measurement BLOB NOT NULL,             -- SHA-256 of the firmware manifest, to appraise
+    swname TEXT NOT NULL,
+    swversion TEXT NOT NULL,
+    dbgstat INTEGER NOT NULL,
+    location TEXT,                         -- JSON {"1": lat, "2": lon, ...} or NULL
+    gateway_time_s INTEGER NOT NULL,
+    evidence BLOB NOT NULL,
+    receipt BLOB NOT NULL,
+    PRIMARY KEY (device_id, nonce)
+);
+CREATE TABLE IF NOT EXISTS reading_batches (
+    device_id BLOB NOT NULL REFERENCES devices (device_id),
+    seq INTEGER NOT NULL,
+    time_s INTEGER NOT NULL,
+    gateway_time_s INTEGER NOT NULL,
+    evidence BLOB NOT NULL,
+    receipt BLOB NOT NULL,
+    PRIMARY KEY (device_id, seq)
+);
+CREATE TABLE IF NOT EXISTS samples (       -- the time series, one row per SenML record
+    device_id BLOB NOT NULL,
+    batch_seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    unit TEXT,
+    value REAL NOT NULL,
+    time_s REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_by_device_time ON samples (device_id, name, time_s);
 CREATE TABLE IF NOT EXISTS gaps (          -- sequence numbers a device skipped
     device_id BLOB NOT NULL,
     after_seq INTEGER NOT NULL,
@@ -246,6 +279,72 @@ class Store:
             "SELECT message_hash, reason FROM refusals WHERE device_id = ? AND seq = ?", (device_id, seq)
         ).fetchone()
         return (row[0], row[1]) if row else None
+
+    # ---------------------------------------------------------------- attestations, readings
+
+    def add_attestation(self, device_id: bytes, nonce: bytes, *fields: Any) -> None:
+        self._db.execute(
+            "INSERT INTO attestations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (device_id, nonce, *fields),
+        )
+
+    def attestation(self, device_id: bytes, nonce: bytes) -> tuple[bytes, bytes] | None:
+        row = self._db.execute(
+            "SELECT evidence, receipt FROM attestations WHERE device_id = ? AND nonce = ?", (device_id, nonce)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def latest_attestation(self, device_id: bytes) -> dict[str, Any] | None:
+        row = self._db.execute(
+            "SELECT bootcount, iat_s, measurement, swname, swversion, dbgstat, location, gateway_time_s "
+            "FROM attestations WHERE device_id = ? ORDER BY gateway_time_s DESC, bootcount DESC LIMIT 1",
+            (device_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        names = (
+            "bootcount",
+            "iat_s",
+            "measurement",
+            "swname",
+            "swversion",
+            "dbgstat",
+            "location",
+            "gateway_time_s",
+        )
+        return dict(zip(names, row, strict=True))
+
+    def add_reading_batch(
+        self,
+        device_id: bytes,
+        seq: int,
+        time_s: int,
+        now_s: int,
+        evidence: bytes,
+        receipt: bytes,
+        samples: list[tuple[str, str | None, float, float]],
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO reading_batches VALUES (?, ?, ?, ?, ?, ?)",
+            (device_id, seq, time_s, now_s, evidence, receipt),
+        )
+        self._db.executemany(
+            "INSERT INTO samples VALUES (?, ?, ?, ?, ?, ?)",
+            [(device_id, seq, name, unit, value, t) for name, unit, value, t in samples],
+        )
+
+    def reading_batch(self, device_id: bytes, seq: int) -> tuple[bytes, bytes] | None:
+        row = self._db.execute(
+            "SELECT evidence, receipt FROM reading_batches WHERE device_id = ? AND seq = ?", (device_id, seq)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def samples(self, device_id: bytes) -> list[tuple[str, str | None, float, float]]:
+        rows = self._db.execute(
+            "SELECT name, unit, value, time_s FROM samples WHERE device_id = ? ORDER BY time_s, name",
+            (device_id,),
+        )
+        return [(n, u, v, t) for n, u, v, t in rows]
 
     # ---------------------------------------------------------------- entries
 

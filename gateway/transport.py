@@ -4,7 +4,7 @@ letter to save bytes on air (docs/protocol.md §10)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import aiocoap
 from aiocoap import resource
@@ -12,17 +12,38 @@ from aiocoap import resource
 from paymote.crypto import cbor, cose
 from paymote.crypto.errors import MessageError
 from paymote.gateway import responses
+from paymote.gateway.outcomes import Outcome
 from paymote.gateway.pipeline import Pipeline
 
-CONTENT_FORMAT_CBOR = 60  # application/cbor (RFC 7049 §7.4)
 log = logging.getLogger("paymote.gateway")
 
 
-class IntentResource(resource.Resource):
-    """POST /i: one payment intent (COSE_Sign1, Content-Format 18)."""
+class MessageResource(resource.Resource):
+    """POST of one signed device message (COSE_Sign1, Content-Format 18)."""
 
-    rt = "paymote.intent"
     ct = cose.CONTENT_FORMAT_SIGN1
+
+    def __init__(self, name: str, handle: Callable[[bytes], Awaitable[Outcome]]) -> None:
+        super().__init__()
+        self.rt = f"paymote.{name}"
+        self._name = name
+        self._handle = handle
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        try:
+            response = responses.for_outcome(await self._handle(request.payload))
+        except MessageError as error:
+            response = responses.for_error(error)
+        log.info("%s %s from %s", self._name, response.code, request.remote.hostinfo)
+        return response
+
+
+class BatchResource(resource.Resource):
+    """POST /b: an array of signed intents (Content-Format 60), Block1 (RFC
+    7959) where it exceeds a datagram; one verdict per intent."""
+
+    rt = "paymote.batch"
+    ct = responses.CONTENT_FORMAT_CBOR
 
     def __init__(self, pipeline: Pipeline) -> None:
         super().__init__()
@@ -30,32 +51,48 @@ class IntentResource(resource.Resource):
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         try:
-            outcome = await self._pipeline.intent(request.payload)
+            response = responses.for_batch(await self._pipeline.intent_batch(request.payload))
         except MessageError as error:
             response = responses.for_error(error)
-        else:
-            response = responses.for_outcome(outcome)
-        log.info("intent %s from %s", response.code, request.remote.hostinfo)
+        log.info("batch %s from %s", response.code, request.remote.hostinfo)
         return response
+
+
+class NonceResource(resource.Resource):
+    """GET /n: a fresh attestation nonce (single use, expiring)."""
+
+    rt = "paymote.nonce"
+    ct = responses.CONTENT_FORMAT_CBOR
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__()
+        self._pipeline = pipeline
+
+    async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
+        return responses.nonce(self._pipeline.nonce())
 
 
 class TimeResource(resource.Resource):
     """GET /t: gateway time in Unix seconds, as CBOR, for boards without NTP."""
 
     rt = "paymote.time"
-    ct = CONTENT_FORMAT_CBOR
+    ct = responses.CONTENT_FORMAT_CBOR
 
     def __init__(self, clock: Callable[[], float]) -> None:
         super().__init__()
         self._clock = clock
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        return aiocoap.Message(payload=cbor.encode(int(self._clock())), content_format=CONTENT_FORMAT_CBOR)
+        return aiocoap.Message(payload=cbor.encode(int(self._clock())), content_format=self.ct)
 
 
 def site(pipeline: Pipeline, clock: Callable[[], float]) -> resource.Site:
     root = resource.Site()
     root.add_resource([".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader))
-    root.add_resource(["i"], IntentResource(pipeline))
+    root.add_resource(["i"], MessageResource("intent", pipeline.intent))
+    root.add_resource(["a"], MessageResource("attestation", pipeline.attestation))
+    root.add_resource(["r"], MessageResource("reading-batch", pipeline.reading_batch))
+    root.add_resource(["b"], BatchResource(pipeline))
+    root.add_resource(["n"], NonceResource(pipeline))
     root.add_resource(["t"], TimeResource(clock))
     return root

@@ -48,6 +48,33 @@ class Device:
         self.prev = messages.chain_hash(message)
         return message
 
+    def attestation(self, nonce: bytes, bootcount: int = 1, ueid: bytes | None = None) -> bytes:
+        payload = messages.attestation_payload(
+            ueid=ueid or messages.ueid_for(self.key.public),
+            nonce=nonce,
+            iat=1764374400,
+            measurement=bytes(range(32)),
+            swname="paymote-fw",
+            swversion="0.1.0",
+            bootcount=bootcount,
+            dbgstat=2,
+            location=messages.location(523712345, 48958123),
+        )
+        return cose.sign1(payload, self.key, self.kid)
+
+    def reading_batch(self, seq: int, values: list[int]) -> bytes:
+        records = [
+            {
+                messages.SENML_BASE_NAME: "m1:",
+                messages.SENML_NAME: "energy",
+                messages.SENML_UNIT: "Wh",
+                messages.SENML_VALUE: values[0],
+            },
+            *[messages.senml("energy", "Wh", v, 60 * i) for i, v in enumerate(values[1:], 1)],
+        ]
+        payload = messages.reading_batch_payload(seq=seq, time_s=1764374400, records=records)
+        return cose.sign1(payload, self.key, self.kid)
+
     def register(self, data_dir: Path, **limits) -> None:
         store = Store(data_dir)
         try:

@@ -1,0 +1,158 @@
+"""What a verified message does to the store, one function per kind. They run
+on the ledger thread inside a group-commit transaction (committer.py).
+
+intent:        sequence -> policy -> ledger entry (or a recorded refusal)
+attestation:   nonce (issued here, unused, unexpired) -> stored with the device
+reading batch: stored as a time series, deduplicated by batch number
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from paymote.crypto import cose, messages
+from paymote.gateway import ledger, policy, sequence
+from paymote.gateway.keys import GatewayKey
+from paymote.gateway.nonces import NonceBook
+from paymote.gateway.outcomes import Accepted, Conflict, Duplicate, Outcome, Refused, Stale
+from paymote.gateway.store import Store
+
+
+@dataclass
+class Context:
+    """What the writer thread carries from one message to the next."""
+
+    store: Store
+    gateway_key: GatewayKey
+    nonces: NonceBook
+    head: tuple[int, bytes]
+
+
+def _receipt(ctx: Context, device_id: bytes, seq: int, digest: bytes, now_s: int, kind: int) -> bytes:
+    payload = messages.receipt_payload(
+        device_id=device_id, seq=seq, entry_hash=digest, time_s=now_s, kind=kind
+    )
+    return cose.sign1(payload, ctx.gateway_key, ctx.gateway_key.kid)
+
+
+def _active(ctx: Context, device_id: bytes) -> Refused | None:
+    device = ctx.store.device(device_id)
+    if device is None:
+        return Refused("device is not registered")
+    if device.status != "active":
+        return Refused("device is revoked")
+    return None
+
+
+def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Intent, now_s: int) -> Outcome:
+    refused = _active(ctx, device_id)
+    if refused:
+        return refused
+    store = ctx.store
+    device = store.device(device_id)
+    assert device is not None
+    message_hash = messages.chain_hash(message)
+    decision = sequence.check(
+        device,
+        parsed.seq,
+        parsed.prev,
+        message,
+        message_hash,
+        store.entry_by_seq(device_id, parsed.seq),
+        store.refusal(device_id, parsed.seq),
+    )
+    if isinstance(decision, Conflict):
+        store.flag_device(device_id, f"possible cloned key: {decision.reason}")
+        return decision
+    if not isinstance(decision, sequence.Next):
+        return decision  # a retransmission: the first answer again
+    if decision.gap:
+        store.record_gap(device_id, device.last_seq, parsed.seq, now_s)
+    spent = policy.spent_today(device, now_s)
+    day = policy.utc_day(now_s)
+    reason = policy.refusal(device, parsed, now_s)
+    if reason is not None:
+        store.add_refusal(device_id, parsed.seq, message_hash, reason, now_s)
+        store.advance_device(device_id, parsed.seq, message_hash, day, spent)
+        return Refused(reason)
+    entry = ledger.record(store, ctx.head, device_id, parsed, message, now_s, ctx.gateway_key)
+    ctx.head = (entry.position, entry.entry_hash)
+    store.advance_device(device_id, parsed.seq, message_hash, day, spent + parsed.amount_minor)
+    return Accepted(entry.receipt)
+
+
+def attestation(
+    ctx: Context, device_id: bytes, message: bytes, parsed: messages.Attestation, now_s: int
+) -> Outcome:
+    refused = _active(ctx, device_id)
+    if refused:
+        return refused
+    known = ctx.store.attestation(device_id, parsed.nonce)
+    if known is not None:
+        evidence, receipt = known
+        return (
+            Duplicate(receipt)
+            if evidence == message
+            else Conflict("nonce already used by another attestation")
+        )
+    if not ctx.nonces.consume(parsed.nonce, now_s):
+        return Stale("nonce not issued here, already used, or expired")
+    digest = hashlib.sha256(message).digest()
+    receipt = _receipt(ctx, device_id, parsed.bootcount, digest, now_s, messages.KIND_ATTESTATION)
+    location = None
+    if parsed.location is not None:
+        location = json.dumps({str(k): float(v) for k, v in parsed.location.items()})
+    ctx.store.add_attestation(
+        device_id,
+        parsed.nonce,
+        parsed.bootcount,
+        parsed.iat,
+        parsed.measurement,
+        parsed.swname,
+        parsed.swversion,
+        parsed.dbgstat,
+        location,
+        now_s,
+        message,
+        receipt,
+    )
+    return Accepted(receipt)
+
+
+def reading_batch(
+    ctx: Context, device_id: bytes, message: bytes, parsed: messages.ReadingBatch, now_s: int
+) -> Outcome:
+    refused = _active(ctx, device_id)
+    if refused:
+        return refused
+    known = ctx.store.reading_batch(device_id, parsed.seq)
+    if known is not None:
+        evidence, receipt = known
+        return Duplicate(receipt) if evidence == message else Conflict(f"batch {parsed.seq} already stored")
+    digest = hashlib.sha256(message).digest()
+    receipt = _receipt(ctx, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH)
+    ctx.store.add_reading_batch(
+        device_id, parsed.seq, parsed.time_s, now_s, message, receipt, samples(parsed)
+    )
+    return Accepted(receipt)
+
+
+_RELATIVE_TIME_S = 2**28  # RFC 8428 §4.5.3: smaller times are relative
+
+
+def samples(batch: messages.ReadingBatch) -> list[tuple[str, str | None, float, float]]:
+    """(name, unit, value, time) per record, resolving SenML base name and base
+    time (RFC 8428 §4.5); relative times count from the batch's own time."""
+    out = []
+    base_name, base_time = "", 0.0
+    for record in batch.records:
+        base_name = record.get(messages.SENML_BASE_NAME, base_name)
+        base_time = float(record.get(messages.SENML_BASE_TIME, base_time))
+        time_s = base_time + float(record.get(messages.SENML_TIME, 0))
+        if time_s < _RELATIVE_TIME_S:
+            time_s += batch.time_s
+        name = base_name + record.get(messages.SENML_NAME, "")
+        out.append((name, record.get(messages.SENML_UNIT), float(record[messages.SENML_VALUE]), time_s))
+    return out
