@@ -54,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     keygen = gateway.add_parser("keygen", help="create the gateway's receipt-signing key")
     keygen.add_argument("--data", type=Path, required=True)
     run = gateway.add_parser("run", help="serve CoAP until SIGTERM")
-    run.add_argument("--data", type=Path, required=True)
-    run.add_argument("--bind", default="127.0.0.1:5683", help="HOST:PORT (default 127.0.0.1:5683)")
+    run.add_argument("--config", type=Path, help="gateway.toml (see gateway/config.py)")
+    run.add_argument("--data", type=Path, help="data directory (overrides the config)")
+    run.add_argument("--bind", help="HOST:PORT for CoAP (default 127.0.0.1:5683)")
+    run.add_argument("--metrics", help="HOST:PORT for the Prometheus endpoint")
     return parser
 
 
@@ -130,8 +132,14 @@ def _gateway(args: argparse.Namespace) -> int:
         key = keys.create(path)
         print(json.dumps({"key_file": str(path), "kid": key.kid.hex(), "public_key": key.public.hex()}))
         return 0
-    args.data.mkdir(parents=True, exist_ok=True)
-    return service.run(args.data, args.bind)
+    from paymote.gateway.config import ConfigError
+
+    try:
+        config = service.config_from_args(args.data, args.bind, args.metrics, args.config)
+    except ConfigError as e:
+        print(f"paymote gateway run: {e}", file=sys.stderr)
+        return 2
+    return service.run(config)
 
 
 def main(argv: list[str] | None = None) -> int:

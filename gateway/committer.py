@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from paymote.gateway import record
 from paymote.gateway.keys import GatewayKey
+from paymote.gateway.metrics import Metrics
 from paymote.gateway.nonces import NonceBook
 from paymote.gateway.outcomes import Outcome
 from paymote.gateway.store import Store
@@ -53,6 +55,7 @@ class Committer:
         gateway_key: GatewayKey,
         clock: Callable[[], float],
         nonces: NonceBook | None = None,
+        metrics: Metrics | None = None,
         queue_items_max: int = QUEUE_ITEMS_MAX,
         batch_items_max: int = BATCH_ITEMS_MAX,
     ) -> None:
@@ -60,6 +63,8 @@ class Committer:
         self._key = gateway_key
         self._clock = clock
         self.nonces = nonces or NonceBook()
+        self._metrics = metrics or Metrics()
+        self._metrics.queue_depth.set_function(lambda: self._queue.qsize())
         self._batch_items_max = batch_items_max
         self._queue: asyncio.Queue[_Work | None] = asyncio.Queue(queue_items_max)
         self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
@@ -72,6 +77,7 @@ class Committer:
         store = await loop.run_in_executor(self._thread, Store, self._data_dir)
         head = await loop.run_in_executor(self._thread, store.last_entry)
         self._ctx = record.Context(store, self._key, self.nonces, head)
+        self._metrics.ledger_entries.set(head[0])
         self._task = asyncio.create_task(self._run(), name="ledger-committer")
 
     async def stop(self) -> None:
@@ -86,8 +92,9 @@ class Committer:
         self._task = None
 
     @property
-    def depth(self) -> int:
-        return self._queue.qsize()
+    def healthy(self) -> bool:
+        """The writer task is running (a crashed writer means no more commits)."""
+        return self._task is not None and not self._task.done()
 
     def submit(self, apply: Apply, device_id: bytes, message: bytes, parsed: Any) -> asyncio.Future:
         """Queue an authenticated message for apply (a record.* function); the
@@ -134,6 +141,7 @@ class Committer:
         assert ctx is not None
         now_s = int(self._clock())
         head_before = ctx.head
+        started = time.perf_counter()
         try:
             with ctx.store.transaction():
                 outcomes = [
@@ -143,4 +151,7 @@ class Committer:
             ctx.head = head_before  # the entries after it were rolled back
             raise
         self.batches_committed += 1
+        self._metrics.commit_seconds.observe(time.perf_counter() - started)
+        self._metrics.commit_batch_items.observe(len(batch))
+        self._metrics.ledger_entries.set(ctx.head[0])
         return outcomes

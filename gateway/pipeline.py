@@ -15,6 +15,7 @@ from paymote.crypto import messages
 from paymote.crypto.errors import FieldError, MessageError
 from paymote.gateway import authenticate, decode, record
 from paymote.gateway.committer import Apply, Committer, QueueFull
+from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Busy, Outcome, RateLimited
 from paymote.gateway.store import DB_NAME
 
@@ -70,18 +71,25 @@ Started: TypeAlias = Union[Outcome, "asyncio.Future[Outcome]"]  # noqa: UP007
 
 class Pipeline:
     def __init__(
-        self, keys: DeviceKeys, committer: Committer, rate: RateLimiter, clock: Callable[[], float]
+        self,
+        keys: DeviceKeys,
+        committer: Committer,
+        rate: RateLimiter,
+        clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
         self._keys = keys
         self._committer = committer
         self._rate = rate
         self._clock = clock
+        self._metrics = metrics or Metrics()
 
     def _start(self, kind: int, apply: Apply, message: bytes) -> Started:
         """decode -> authenticate -> rate -> queue; raises MessageError. Returns
         an Outcome at once (rate limited, busy) or the committer's future."""
-        envelope, parsed = decode.decode_message(message, kind)
-        authenticate.authenticate(envelope, self._keys)
+        with self._metrics.verify_seconds.time():
+            envelope, parsed = decode.decode_message(message, kind)
+            authenticate.authenticate(envelope, self._keys)
         if kind == messages.KIND_ATTESTATION and parsed.ueid[1:9] != envelope.kid:
             raise FieldError("ueid", "names another device than the signing key")
         wait_s = self._rate.take(envelope.kid, self._clock())

@@ -13,6 +13,7 @@ import aiocoap
 
 from paymote.crypto import cose, ed25519, messages
 from paymote.gateway import registry, service
+from paymote.gateway.config import Config
 from paymote.gateway.store import Store
 
 
@@ -109,20 +110,12 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(data_dir: Path, clock=time.time, **committer_options) -> AsyncIterator[Gateway]:
+async def running_gateway(data_dir: Path, clock=time.time, **config_fields) -> AsyncIterator[Gateway]:
+    """A gateway serving on a free loopback port; config_fields set Config fields."""
     port = free_udp_port()
     stop, ready = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(
-        service.serve(
-            data_dir,
-            "127.0.0.1",
-            port,
-            clock=clock,
-            stop=stop,
-            ready=ready,
-            committer_options=committer_options,
-        )
-    )
+    config = Config(data=data_dir, bind=f"127.0.0.1:{port}", **config_fields)
+    task = asyncio.create_task(service.serve(config, clock=clock, stop=stop, ready=ready))
     await asyncio.wait_for(ready.wait(), 10)
     client = await aiocoap.Context.create_client_context()
     try:

@@ -157,15 +157,12 @@ async def test_bad_messages_get_their_codes_and_write_nothing(tmp_path, mutate, 
     assert entries == [] and devices[0].last_seq == 0
 
 
-async def test_rate_limit_answers_4_29_with_max_age(tmp_path, monkeypatch):
+async def test_rate_limit_answers_4_29_with_max_age(tmp_path):
     """A device over its rate gets 4.29 Too Many Requests with Max-Age (RFC 8516)."""
-    from paymote.gateway import service
-
-    monkeypatch.setattr(service, "BURST_PER_DEVICE", 2)
-    monkeypatch.setattr(service, "RATE_PER_DEVICE_PER_S", 0.1)
     device = Device(11)
     device.register(tmp_path)
-    async with running_gateway(tmp_path, clock=lambda: 1764374400.0) as gateway:
+    limits = {"burst_per_device": 2, "rate_per_device_per_s": 0.1}
+    async with running_gateway(tmp_path, clock=lambda: 1764374400.0, **limits) as gateway:
         codes = [await gateway.post("i", device.intent()) for _ in range(3)]
     assert [r.code for r in codes] == [Code.CREATED, Code.CREATED, Code.TOO_MANY_REQUESTS]
     assert codes[2].opt.max_age == 10

@@ -29,6 +29,7 @@ def test_wheel_contains_the_device_code(tmp_path):
         "paymote/boards/__init__.py",
         "paymote/gateway/cli.py",
         "paymote/simulator/sample.py",
+        "paymote/gateway/systemd/paymote-gateway.service",
     ):
         assert path in names
     assert not any(name.startswith(("tests/", "bench/", "crypto/")) for name in names)

@@ -1,0 +1,124 @@
+"""Running the gateway as a service: systemd notify, SIGTERM, metrics, config."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import aiocoap
+import pytest
+
+from paymote.gateway import config as config_module
+from paymote.gateway import transport
+from tests.gateway_helpers import Device, free_udp_port, running_gateway
+
+UNIT = Path(__file__).resolve().parent.parent / "gateway" / "systemd" / "paymote-gateway.service"
+
+
+def test_notify_protocol_on_a_real_socket_and_clean_sigterm(tmp_path):
+    """READY=1 when up, WATCHDOG=1 while healthy, STOPPING=1 and exit 0 on SIGTERM (sd_notify)."""
+    notify_path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(notify_path))
+    listener.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="200000")
+    port = free_udp_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paymote.gateway.cli",
+            "gateway",
+            "run",
+            "--data",
+            str(tmp_path / "data"),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        received = [listener.recv(4096).decode() for _ in range(3)]
+        assert received[0].startswith("READY=1")
+        assert received[1:] == ["WATCHDOG=1", "WATCHDOG=1"]
+        process.send_signal(signal.SIGTERM)
+        while (message := listener.recv(4096).decode()) == "WATCHDOG=1":
+            pass
+        assert message == "STOPPING=1"
+        assert process.wait(10) == 0
+        assert b'"stopped"' in process.stdout.read()
+    finally:
+        process.kill()
+        listener.close()
+
+
+def test_unit_file_is_a_hardened_notify_service():
+    """The shipped unit uses Type=notify, a watchdog, restarts, a state directory and hardening."""
+    unit = UNIT.read_text()
+    for line in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "StateDirectory=paymote",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+    ):
+        assert line in unit
+
+
+async def test_metrics_endpoint_counts_outcomes(tmp_path):
+    """The Prometheus endpoint reports messages by resource and code, commits and queue depth."""
+    metrics_port = free_udp_port()  # a free number; the endpoint is TCP
+    device = Device(400)
+    device.register(tmp_path)
+    async with running_gateway(tmp_path, metrics=f"127.0.0.1:{metrics_port}") as gateway:
+        await gateway.post("i", device.intent())
+        await gateway.post("i", b"junk")
+        text = await asyncio.to_thread(
+            lambda: (
+                urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+            )
+        )
+    assert 'paymote_messages_total{code="2.01",resource="intent"} 1.0' in text
+    assert 'paymote_messages_total{code="4.00",resource="intent"} 1.0' in text
+    assert "paymote_commit_seconds_count 1.0" in text
+    assert "paymote_ledger_entries 1.0" in text and "paymote_queue_depth 0.0" in text
+
+
+def test_config_file_loads_and_refuses_mistakes(tmp_path):
+    """TOML into Config; unknown keys, missing data and bad values are named."""
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        '[gateway]\ndata = "/var/lib/paymote"\nbind = "0.0.0.0:5683"\n[limits]\nqueue_items_max = 10\n'
+    )
+    loaded = config_module.load(path)
+    assert loaded.data == Path("/var/lib/paymote") and loaded.queue_items_max == 10
+    assert loaded.exchange_lifetime_s == 30.0
+    for text, problem in (
+        ('[gateway]\ndata = "x"\ncolour = "blue"\n', "unknown key colour"),
+        ('[gateway]\nbind = "0.0.0.0:5683"\n', "gateway.data is required"),
+        ('[gateway]\ndata = "x"\nbind = "nowhere"\n', "HOST:PORT"),
+        ('[gateway]\ndata = "x"\n[limits]\nburst_per_device = 0\n', "burst_per_device"),
+        ("[gateway\n", "gateway.toml"),
+    ):
+        path.write_text(text)
+        with pytest.raises(config_module.ConfigError, match=problem):
+            config_module.load(path)
+
+
+def test_exchange_lifetime_is_tuned_for_incoming_messages():
+    """After tuning, aiocoap keeps message IDs for the configured time, not 247 s."""
+    assert aiocoap.Message().transport_tuning.EXCHANGE_LIFETIME in (247.0, 30.0)
+    transport.tune_exchange_lifetime(12.5)
+    assert aiocoap.Message().transport_tuning.EXCHANGE_LIFETIME == 12.5
+    transport.tune_exchange_lifetime(30.0)
