@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ CON, ACK = 0, 2
 POST, GET = 0x02, 0x01
 OPTION_URI_PATH, OPTION_CONTENT_FORMAT = 11, 12
 RETRANSMIT_AFTER_S = 2.0
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 def request(mid: int, token: bytes, path: str, payload: bytes, content_format: int) -> bytes:
@@ -28,12 +30,21 @@ def request(mid: int, token: bytes, path: str, payload: bytes, content_format: i
     return header + uri + fmt + b"\xff" + payload
 
 
-def parse_response(data: bytes) -> tuple[int, int, bytes] | None:
-    """(code, message id, token) of an ACK, or None for anything else."""
-    if len(data) < 4 or data[0] >> 6 != 1 or (data[0] >> 4) & 3 != ACK:
+def parse_response(data: bytes) -> tuple[int, int, int, bytes] | None:
+    """(type, code, message id, token) of a response, piggybacked on an ACK or
+    separate (a CON, RFC 7252 §5.2.2); None for empty ACKs and anything else."""
+    if len(data) < 4 or data[0] >> 6 != 1 or data[1] < 64:  # version 1, a response code
+        return None
+    kind = (data[0] >> 4) & 3
+    if kind not in (CON, ACK):
         return None
     tkl = data[0] & 0x0F
-    return data[1], int.from_bytes(data[2:4], "big"), bytes(data[4 : 4 + tkl])
+    return kind, data[1], int.from_bytes(data[2:4], "big"), bytes(data[4 : 4 + tkl])
+
+
+def empty_ack(mid: int) -> bytes:
+    """The ACK a client owes a separate (CON) response (RFC 7252 §4.2)."""
+    return bytes([0x40 | (ACK << 4), 0]) + mid.to_bytes(2, "big")
 
 
 @dataclass
@@ -58,11 +69,27 @@ class Result:
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, on_answer) -> None:
         self._on_answer = on_answer
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
         parsed = parse_response(data)
         if parsed:
-            self._on_answer(*parsed)
+            kind, code, mid, token = parsed
+            if kind == CON and self.transport is not None:
+                self.transport.sendto(empty_ack(mid))
+            self._on_answer(code, mid, token)
+
+
+async def _wait_for_a_slot(slot_free: asyncio.Event) -> None:
+    """Until an answer frees a slot; a lost datagram is the retransmitter's job."""
+    slot_free.clear()
+    try:
+        await asyncio.wait_for(slot_free.wait(), timeout=0.5)
+    except asyncio.TimeoutError:
+        pass
 
 
 async def run(
@@ -99,6 +126,10 @@ async def run(
         slot_free.set()
 
     transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(on_answer), remote_addr=address)
+    sock = transport.get_extra_info("socket")
+    sock.setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES
+    )  # do not drop answers ourselves
     busy_devices: set[int] = set()
     start = time.perf_counter()
     deadline = start + duration_s
@@ -119,15 +150,13 @@ async def run(
     try:
         while queues and time.perf_counter() < deadline:
             if len(outstanding) >= window:
-                slot_free.clear()
-                await asyncio.wait_for(slot_free.wait(), timeout=5)
+                await _wait_for_a_slot(slot_free)
                 continue
             device, pending = queues[0]
             queues.rotate(-1)
             if device in busy_devices:
                 if len(busy_devices) >= len(queues):
-                    slot_free.clear()
-                    await asyncio.wait_for(slot_free.wait(), timeout=5)
+                    await _wait_for_a_slot(slot_free)
                 continue
             if rate_per_s:
                 next_send += interval

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pycddl
 from aiocoap.numbers.codes import Code
 
 from paymote.crypto import cbor, cose, messages
@@ -98,6 +101,9 @@ async def test_batch_upload_gives_each_intent_its_own_verdict(tmp_path):
     gateway_keys = _gateway_keys(tmp_path)
     seqs = [messages.open_receipt(item[1], gateway_keys)[1].seq for item in verdicts if item[0] == 65]
     assert seqs == list(range(1, 13))
+    cddl = (Path(__file__).resolve().parent.parent / "docs" / "paymote.cddl").read_text()
+    pycddl.Schema(f"root = batch-verdicts\n{cddl}").validate_cbor(response.payload)
+    pycddl.Schema(f"root = intent-batch\n{cddl}").validate_cbor(payload)
     replayed = cbor.decode(replay.payload, size_max=8192)
     assert [item[0] for item in replayed] == [68] * 4 + [128, 129] + [68] * 8
     store = Store(tmp_path)
