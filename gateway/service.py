@@ -79,6 +79,7 @@ async def serve(
     metrics_server = metrics.serve(*split_host_port(config.metrics)) if config.metrics else None
     gc.collect()
     gc.freeze()  # start-up objects never become garbage: keep them out of every collection
+    gc.set_threshold(config.gc_threshold0, 50, 100)  # fewer, cheaper pauses (see Config)
     _say(
         "ready",
         bind=config.bind,
