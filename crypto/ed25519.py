@@ -12,7 +12,7 @@ Speed on MicroPython comes from:
 
 Not constant-time: Python big integers take time and allocate memory that
 depend on their values, so an attacker who can time or probe a board's power
-while it signs may learn about the key. docs/protocol.md §Security says what
+while it signs may learn about the key. docs/protocol.md §8 says what
 that means and how to move to a native module or secure element.
 """
 

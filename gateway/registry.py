@@ -84,7 +84,7 @@ def revoke(store: Store, device_id_hex: str, now_s: int) -> Device:
 
 
 def as_json(device: Device) -> dict[str, Any]:
-    """The stable JSON form (docs/protocol.md §10)."""
+    """The stable JSON form (docs/protocol.md §9)."""
     return {
         "device_id": device.device_id.hex(),
         "public_key": device.public_key.hex(),

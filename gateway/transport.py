@@ -1,5 +1,5 @@
 """CoAP resources (aiocoap): bytes in, pipeline, response out. Paths are one
-letter to save bytes on air (docs/protocol.md §10)."""
+letter to save bytes on air (docs/protocol.md §9)."""
 
 from __future__ import annotations
 
