@@ -37,6 +37,15 @@ def _receipt(ctx: Context, device_id: bytes, seq: int, digest: bytes, now_s: int
     return cose.sign1(payload, ctx.gateway_key, ctx.gateway_key.kid)
 
 
+def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> Outcome | None:
+    """For a message whose place (device, number) is taken: the first answer
+    again if it is the same message, else a Conflict; None if the place is free."""
+    if known is None:
+        return None
+    evidence, receipt = known
+    return Duplicate(receipt) if evidence == message else Conflict(conflict)
+
+
 def _active(ctx: Context, device_id: bytes) -> Refused | None:
     device = ctx.store.device(device_id)
     if device is None:
@@ -89,14 +98,11 @@ def attestation(
     refused = _active(ctx, device_id)
     if refused:
         return refused
-    known = ctx.store.attestation(device_id, parsed.nonce)
-    if known is not None:
-        evidence, receipt = known
-        return (
-            Duplicate(receipt)
-            if evidence == message
-            else Conflict("nonce already used by another attestation")
-        )
+    again = _again(
+        ctx.store.attestation(device_id, parsed.nonce), message, "nonce already used by another attestation"
+    )
+    if again:
+        return again
     if not ctx.nonces.consume(parsed.nonce, now_s):
         return Stale("nonce not issued here, already used, or expired")
     digest = hashlib.sha256(message).digest()
@@ -127,10 +133,11 @@ def reading_batch(
     refused = _active(ctx, device_id)
     if refused:
         return refused
-    known = ctx.store.reading_batch(device_id, parsed.seq)
-    if known is not None:
-        evidence, receipt = known
-        return Duplicate(receipt) if evidence == message else Conflict(f"batch {parsed.seq} already stored")
+    again = _again(
+        ctx.store.reading_batch(device_id, parsed.seq), message, f"batch {parsed.seq} already stored"
+    )
+    if again:
+        return again
     digest = hashlib.sha256(message).digest()
     receipt = _receipt(ctx, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH)
     ctx.store.add_reading_batch(

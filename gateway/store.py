@@ -10,6 +10,7 @@ synchronous=FULL: the commit returns after fsync).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -351,21 +352,7 @@ class Store:
     def add_entry(self, entry: Entry) -> None:
         self._db.execute(
             f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.position,
-                entry.transfer_id,
-                entry.device_id,
-                entry.seq,
-                entry.debit,
-                entry.credit,
-                entry.amount_minor,
-                entry.currency,
-                entry.device_time_s,
-                entry.gateway_time_s,
-                entry.evidence,
-                entry.receipt,
-                entry.entry_hash,
-            ),
+            dataclasses.astuple(entry),  # Entry's fields are in _ENTRY_COLUMNS order
         )
         for account, delta in ((entry.debit, -entry.amount_minor), (entry.credit, entry.amount_minor)):
             self._db.execute(

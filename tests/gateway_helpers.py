@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,6 +84,29 @@ class Device:
             registry.add(store, self.key.public, self.payer, [self.payee], int(time.time()), **limits)
         finally:
             store.close()
+
+
+def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) -> subprocess.Popen:
+    """`paymote gateway run` in its own process, returned once it said ready."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "paymote.gateway.cli",
+            "gateway",
+            "run",
+            "--data",
+            str(data_dir),
+            "--bind",
+            f"127.0.0.1:{port}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    line = process.stdout.readline()
+    assert b'"ready"' in line, line
+    return process
 
 
 def free_udp_port() -> int:

@@ -7,39 +7,18 @@ import asyncio
 import os
 import random
 import signal
-import subprocess
-import sys
 
 import aiocoap
 from aiocoap.numbers.codes import Code
 
 from paymote.gateway.cli import main
 from paymote.gateway.store import Store
-from tests.gateway_helpers import Device, free_udp_port
+from tests.gateway_helpers import Device, free_udp_port, start_gateway_process
 
 SEED = int(os.environ.get("PAYMOTE_CRASH_SEED", "20261129"))
 KILLS = 6
 DEVICES = 4
 ANSWER_TIMEOUT_S = 1.5
-
-
-async def _start(data_dir, port):
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "paymote.gateway.cli",
-        "gateway",
-        "run",
-        "--data",
-        str(data_dir),
-        "--bind",
-        f"127.0.0.1:{port}",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    line = await asyncio.wait_for(process.stdout.readline(), 20)
-    assert b'"ready"' in line, line
-    return process
 
 
 async def _board(device, client, port, acknowledged, stop):
@@ -67,21 +46,21 @@ async def test_acknowledged_intents_survive_sigkill(tmp_path):
     acknowledged: list[tuple[bytes, int, bytes]] = []
     stop = asyncio.Event()
     client = await aiocoap.Context.create_client_context()
-    process = await _start(tmp_path, port)
+    process = start_gateway_process(tmp_path, port)
     boards = [asyncio.create_task(_board(d, client, port, acknowledged, stop)) for d in devices]
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.1, 0.6))
             process.send_signal(signal.SIGKILL)
-            await process.wait()
-            process = await _start(tmp_path, port)
+            process.wait()
+            process = start_gateway_process(tmp_path, port)
         await asyncio.sleep(0.5)
     finally:
         stop.set()
         await asyncio.gather(*boards, return_exceptions=True)
         await client.shutdown()
         process.send_signal(signal.SIGTERM)
-        await process.wait()
+        process.wait()
     for board in boards:
         assert board.exception() is None, f"seed={SEED}: {board.exception()!r}"
     assert len(acknowledged) > DEVICES, f"seed={SEED}: too few intents got through to test anything"

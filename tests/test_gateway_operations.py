@@ -6,8 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from paymote.gateway import config as config_module
 from paymote.gateway import transport
-from tests.gateway_helpers import Device, free_udp_port, running_gateway
+from tests.gateway_helpers import Device, free_udp_port, running_gateway, start_gateway_process
 
 UNIT = Path(__file__).resolve().parent.parent / "gateway" / "systemd" / "paymote-gateway.service"
 
@@ -29,22 +27,7 @@ def test_notify_protocol_on_a_real_socket_and_clean_sigterm(tmp_path):
     listener.settimeout(10)
     env = dict(os.environ, NOTIFY_SOCKET=str(notify_path), WATCHDOG_USEC="200000")
     port = free_udp_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "paymote.gateway.cli",
-            "gateway",
-            "run",
-            "--data",
-            str(tmp_path / "data"),
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    process = start_gateway_process(tmp_path / "data", port, env)
     try:
         received = [listener.recv(4096).decode() for _ in range(3)]
         assert received[0].startswith("READY=1")

@@ -12,30 +12,11 @@ from hypothesis import strategies as st
 
 from paymote.gateway.store import Store
 from tests.gateway_helpers import Device, running_gateway
+from tests.mutations import mutate
 
 
 def _mutations(data, template: bytes, count: int) -> list[bytes]:
-    out = []
-    for _ in range(count):
-        message = bytearray(template)
-        for _ in range(data.draw(st.integers(1, 4))):
-            if not message:
-                break
-            i = data.draw(st.integers(0, len(message) - 1))
-            action = data.draw(st.sampled_from(["flip", "insert", "drop", "truncate", "byte"]))
-            if action == "flip":
-                message[i] ^= 1 << data.draw(st.integers(0, 7))
-            elif action == "insert":
-                message.insert(i, data.draw(st.integers(0, 255)))
-            elif action == "drop":
-                del message[i]
-            elif action == "truncate":
-                del message[i:]
-            else:
-                message[i] = data.draw(st.sampled_from([0x00, 0x18, 0x5F, 0x9F, 0xBF, 0xF7, 0xFB, 0xFF]))
-        out.append(bytes(message))
-    out.append(data.draw(st.binary(max_size=300)))
-    return out
+    return [mutate(data, template, steps_max=4) for _ in range(count)] + [data.draw(st.binary(max_size=300))]
 
 
 async def _send_all(data_dir: Path, messages_: list[bytes]) -> list[int]:
