@@ -43,6 +43,13 @@ def for_outcome(outcome: Outcome) -> Message:
     raise TypeError(f"unknown outcome {outcome!r}")
 
 
+def too_large(size_max: int) -> Message:
+    """4.13 with Size1 (RFC 7959 §2.9.3): the largest body this resource takes."""
+    response = _diagnostic(Code.REQUEST_ENTITY_TOO_LARGE, "too large")
+    response.opt.size1 = size_max
+    return response
+
+
 def for_error(error: MessageError) -> Message:
     """4.13 too large, 4.01 unknown key or bad signature, 4.00 anything else malformed."""
     if isinstance(error, TooLarge):

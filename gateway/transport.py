@@ -9,29 +9,54 @@ from collections.abc import Awaitable, Callable
 import aiocoap
 from aiocoap import resource
 
-from paymote.crypto import cbor, cose
+from paymote.crypto import cbor, cose, messages
 from paymote.crypto.errors import MessageError
 from paymote.gateway import responses
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Outcome
-from paymote.gateway.pipeline import Pipeline
+from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline
 
 log = logging.getLogger("paymote.gateway")
 
 
+def _upload_within(request: aiocoap.Message, size_max: int) -> bool:
+    """Block1 (RFC 7959 §2.3): does this block start inside size_max, and does
+    the announced Size1 fit? Asked for every block before aiocoap buffers it,
+    so no upload grows past size_max plus one block; the decoder then checks
+    the assembled size exactly."""
+    block1 = request.opt.block1
+    if block1 is None:
+        return True
+    start = block1.block_number * (1 << (block1.size_exponent + 4))
+    size1 = request.opt.size1
+    return start < size_max and (size1 is None or size1 <= size_max)
+
+
 class MessageResource(resource.Resource):
-    """POST of one signed device message (COSE_Sign1, Content-Format 18)."""
+    """POST of one signed device message (COSE_Sign1, Content-Format 18). Every
+    message kind fits one datagram, so a block-wise upload is refused at its
+    first block (4.13 with Size1) instead of being buffered by aiocoap."""
 
     ct = cose.CONTENT_FORMAT_SIGN1
 
-    def __init__(self, name: str, handle: Callable[[bytes], Awaitable[Outcome]], metrics: Metrics) -> None:
+    def __init__(
+        self, name: str, handle: Callable[[bytes], Awaitable[Outcome]], size_max: int, metrics: Metrics
+    ) -> None:
         super().__init__()
         self.rt = f"paymote.{name}"
         self._name = name
         self._handle = handle
+        self._size_max = size_max
         self._metrics = metrics
 
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        return request.opt.block1 is None
+
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        if request.opt.block1 is not None:
+            response = responses.too_large(self._size_max)
+            self._metrics.messages.labels(self._name, response.code.dotted).inc()
+            return response
         try:
             response = responses.for_outcome(await self._handle(request.payload))
         except MessageError as error:
@@ -43,7 +68,9 @@ class MessageResource(resource.Resource):
 
 class BatchResource(resource.Resource):
     """POST /b: an array of signed intents (Content-Format 60), Block1 (RFC
-    7959) where it exceeds a datagram; one verdict per intent."""
+    7959) where it exceeds a datagram; one verdict per intent. aiocoap
+    assembles the blocks only while they stay within the batch limit; the first
+    block past it is refused unassembled (4.13 with Size1)."""
 
     rt = "paymote.batch"
     ct = responses.CONTENT_FORMAT_CBOR
@@ -53,7 +80,14 @@ class BatchResource(resource.Resource):
         self._pipeline = pipeline
         self._metrics = metrics
 
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        return _upload_within(request, BATCH_BYTES_MAX)
+
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        if not _upload_within(request, BATCH_BYTES_MAX):
+            response = responses.too_large(BATCH_BYTES_MAX)
+            self._metrics.messages.labels("batch", response.code.dotted).inc()
+            return response
         try:
             response = responses.for_batch(await self._pipeline.intent_batch(request.payload))
         except MessageError as error:
@@ -108,9 +142,14 @@ def tune_exchange_lifetime(seconds: float) -> None:
 def site(pipeline: Pipeline, clock: Callable[[], float], metrics: Metrics) -> resource.Site:
     root = resource.Site()
     root.add_resource([".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader))
-    root.add_resource(["i"], MessageResource("intent", pipeline.intent, metrics))
-    root.add_resource(["a"], MessageResource("attestation", pipeline.attestation, metrics))
-    root.add_resource(["r"], MessageResource("reading-batch", pipeline.reading_batch, metrics))
+    root.add_resource(["i"], MessageResource("intent", pipeline.intent, messages.INTENT_BYTES_MAX, metrics))
+    root.add_resource(
+        ["a"], MessageResource("attestation", pipeline.attestation, messages.ATTESTATION_BYTES_MAX, metrics)
+    )
+    root.add_resource(
+        ["r"],
+        MessageResource("reading-batch", pipeline.reading_batch, messages.READING_BATCH_BYTES_MAX, metrics),
+    )
     root.add_resource(["b"], BatchResource(pipeline, metrics))
     root.add_resource(["n"], NonceResource(pipeline))
     root.add_resource(["t"], TimeResource(clock))

@@ -126,3 +126,20 @@ async def test_resources_are_listed_in_well_known_core(tmp_path):
     for path in ("</i>", "</b>", "</a>", "</n>", "</r>", "</t>"):
         assert path in core
     assert 'rt="paymote.intent"' in core and f'ct="{cose.CONTENT_FORMAT_SIGN1}"' in core
+
+
+async def test_block_wise_uploads_are_bounded_before_they_are_buffered(tmp_path):
+    """RFC 7959 §2.9.3: /i refuses a block-wise upload at its first block, /b past the batch
+    limit, both with 4.13 and Size1, so no hostile upload is buffered whole."""
+    from paymote.gateway.pipeline import BATCH_BYTES_MAX
+
+    device = Device(307)
+    device.register(tmp_path)
+    async with running_gateway(tmp_path) as gateway:
+        big_intent = await gateway.post("i", bytes(5000))
+        big_batch = await gateway.post("b", cbor.encode([bytes(180)] * 40))
+        fine = await gateway.post("i", device.intent())
+    assert big_intent.code == Code.REQUEST_ENTITY_TOO_LARGE
+    assert big_intent.opt.size1 == messages.INTENT_BYTES_MAX
+    assert big_batch.code == Code.REQUEST_ENTITY_TOO_LARGE and big_batch.opt.size1 == BATCH_BYTES_MAX
+    assert fine.code == Code.CREATED
