@@ -17,7 +17,7 @@ from paymote.gateway import ledger, policy, sequence
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.nonces import NonceBook
 from paymote.gateway.outcomes import Accepted, Conflict, Duplicate, Outcome, Refused, Stale
-from paymote.gateway.store import Store
+from paymote.gateway.store import Device, Store
 
 
 @dataclass
@@ -46,22 +46,21 @@ def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> 
     return Duplicate(receipt) if evidence == message else Conflict(conflict)
 
 
-def _active(ctx: Context, device_id: bytes) -> Refused | None:
+def _active(ctx: Context, device_id: bytes) -> Device | Refused:
+    """The device if it may send, else why it is refused."""
     device = ctx.store.device(device_id)
     if device is None:
         return Refused("device is not registered")
     if device.status != "active":
         return Refused("device is revoked")
-    return None
+    return device
 
 
 def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Intent, now_s: int) -> Outcome:
-    refused = _active(ctx, device_id)
-    if refused:
-        return refused
+    device = _active(ctx, device_id)
+    if isinstance(device, Refused):
+        return device
     store = ctx.store
-    device = store.device(device_id)
-    assert device is not None
     message_hash = messages.chain_hash(message)
     decision = sequence.check(
         device,
@@ -95,9 +94,9 @@ def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Inte
 def attestation(
     ctx: Context, device_id: bytes, message: bytes, parsed: messages.Attestation, now_s: int
 ) -> Outcome:
-    refused = _active(ctx, device_id)
-    if refused:
-        return refused
+    device = _active(ctx, device_id)
+    if isinstance(device, Refused):
+        return device
     again = _again(
         ctx.store.attestation(device_id, parsed.nonce), message, "nonce already used by another attestation"
     )
@@ -130,9 +129,9 @@ def attestation(
 def reading_batch(
     ctx: Context, device_id: bytes, message: bytes, parsed: messages.ReadingBatch, now_s: int
 ) -> Outcome:
-    refused = _active(ctx, device_id)
-    if refused:
-        return refused
+    device = _active(ctx, device_id)
+    if isinstance(device, Refused):
+        return device
     again = _again(
         ctx.store.reading_batch(device_id, parsed.seq), message, f"batch {parsed.seq} already stored"
     )
