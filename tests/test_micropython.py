@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from paymote import boards
 from paymote.simulator.sample import sample
 from tests.conftest import MPY_SCRIPTS, REPO, micropython_binary, run_cpython, run_micropython
 
 pytestmark = pytest.mark.micropython
 
-BOARD_ARCHS = ("x64", "xtensawin", "armv6m", "armv7emsp")  # unix, ESP32/-S3, RP2040, RP2350
+# The unix port's, and every board definition's (ESP32/-S3, RP2040, RP2350).
+BOARD_ARCHS = sorted({"x64"} | {boards.load(name).mpy_arch for name in boards.names()})
 
 
 def mpy_cross() -> str:

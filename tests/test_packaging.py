@@ -27,6 +27,8 @@ def test_wheel_contains_the_device_code(tmp_path):
         "paymote/crypto/sha512.py",
         "paymote/firmware/__init__.py",
         "paymote/boards/__init__.py",
+        "paymote/boards/esp32-devkitc.toml",
+        "paymote/boards/rpi-pico2-w.toml",
         "paymote/gateway/cli.py",
         "paymote/simulator/sample.py",
         "paymote/gateway/systemd/paymote-gateway.service",
