@@ -1,0 +1,291 @@
+"""A small CoAP client for boards (RFC 7252), portable between MicroPython and
+CPython: confirmable requests, retransmission with exponential backoff and
+jitter (§4.8 defaults), token matching, separate responses (§5.2.2), message
+ID deduplication, and the agent's rule for every gateway answer.
+
+Blocking on a UDP socket with timeouts: the agent calls it from one task at a
+time. The socket, clock and randomness are passed in, so the simulator and
+the tests control them.
+"""
+
+try:
+    from crypto._compat import const
+except ImportError:  # CPython, installed as the paymote package
+    from paymote.crypto._compat import const
+
+VERSION = const(1)
+CON = const(0)
+NON = const(1)
+ACK = const(2)
+RST = const(3)
+GET = const(1)
+POST = const(2)
+OPTION_URI_PATH = const(11)
+OPTION_CONTENT_FORMAT = const(12)
+OPTION_MAX_AGE = const(14)
+OPTION_BLOCK1 = const(27)
+OPTION_SIZE1 = const(60)
+TOKEN_BYTES = const(4)
+MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
+ACK_TIMEOUT_MS = const(2000)  # §4.8 defaults
+ACK_RANDOM_FACTOR_PERCENT = const(150)
+MAX_RETRANSMIT = const(4)
+SEPARATE_WAIT_MS = const(60000)  # how long to wait for a separate response after an empty ACK
+
+# What the agent does with each answer (issue: firmware agent, CoAP client).
+DONE = "done"  # 2.xx (2.01 / 2.04 for a message): store the receipt, drop it from the outbox
+WAIT = "wait"  # 4.29 / 5.03: wait Max-Age, then send again
+STOP = "stop"  # 4.01 / 4.03: stop sending and report
+DEAD_LETTER = "dead-letter"  # 4.00 / 4.09 / 4.13: move to the dead-letter file with the reason
+RETRY = "retry"  # no answer, or another 5.xx: back off and send again later
+
+
+class CoapError(ValueError):
+    """Bytes that are not a well-formed CoAP message."""
+
+
+class NoAnswerError(OSError):
+    """No answer after every retransmission (§4.2)."""
+
+
+def code(class_, detail):
+    return (class_ << 5) | detail
+
+
+def dotted(value):
+    return "%d.%02d" % (value >> 5, value & 31)
+
+
+def _extended(value):
+    """(4-bit field, extension bytes) for an option delta or length (§3.1)."""
+    if value < 13:
+        return value, b""
+    if value < 269:
+        return 13, bytes([value - 13])
+    return 14, (value - 269).to_bytes(2, "big")
+
+
+def uint_option(value):
+    """A uint option value in its shortest form (§3.2): 0 is the empty string."""
+    length = 0
+    while value >> (8 * length):
+        length += 1
+    return value.to_bytes(length, "big") if length else b""
+
+
+def encode(type_, code_, mid, token, options=(), payload=b""):
+    """A CoAP message. options: (number, value bytes) pairs, in any order."""
+    if len(token) > 8:
+        raise CoapError("token over 8 bytes")
+    out = bytearray([(VERSION << 6) | (type_ << 4) | len(token), code_])
+    out.extend(mid.to_bytes(2, "big"))
+    out.extend(token)
+    previous = 0
+    for number, value in sorted(options, key=lambda option: option[0]):
+        delta, delta_ext = _extended(number - previous)
+        length, length_ext = _extended(len(value))
+        out.append((delta << 4) | length)
+        out.extend(delta_ext)
+        out.extend(length_ext)
+        out.extend(value)
+        previous = number
+    if payload:
+        out.append(0xFF)
+        out.extend(payload)
+    return bytes(out)
+
+
+class Message:
+    __slots__ = ("type", "code", "mid", "token", "options", "payload")
+
+    def __init__(self, type_, code_, mid, token, options, payload):
+        self.type = type_
+        self.code = code_
+        self.mid = mid
+        self.token = token
+        self.options = options  # list of (number, value bytes), in order
+        self.payload = payload
+
+    def option(self, number):
+        for n, value in self.options:
+            if n == number:
+                return value
+        return None
+
+    def uint(self, number, default=None):
+        value = self.option(number)
+        return default if value is None else int.from_bytes(value, "big")
+
+
+def _read_extended(field, data, i):
+    if field < 13:
+        return field, i
+    if field == 13:
+        if i >= len(data):
+            raise CoapError("truncated option")
+        return data[i] + 13, i + 1
+    if field == 14:
+        if i + 2 > len(data):
+            raise CoapError("truncated option")
+        return int.from_bytes(data[i : i + 2], "big") + 269, i + 2
+    raise CoapError("reserved option nibble 15")
+
+
+def decode(data):
+    """A Message from bytes; raises CoapError for anything malformed (§3)."""
+    if len(data) < 4 or len(data) > MESSAGE_BYTES_MAX:
+        raise CoapError("length %d" % len(data))
+    if data[0] >> 6 != VERSION:
+        raise CoapError("version")
+    tkl = data[0] & 0x0F
+    if tkl > 8 or 4 + tkl > len(data):
+        raise CoapError("token length")
+    options = []
+    number = 0
+    i = 4 + tkl
+    payload = b""
+    while i < len(data):
+        if data[i] == 0xFF:
+            if i + 1 == len(data):
+                raise CoapError("payload marker without payload")
+            payload = bytes(data[i + 1 :])
+            break
+        head = data[i]
+        delta, i = _read_extended(head >> 4, data, i + 1)
+        length, i = _read_extended(head & 0x0F, data, i)
+        if i + length > len(data):
+            raise CoapError("truncated option value")
+        number += delta
+        options.append((number, bytes(data[i : i + length])))
+        i += length
+    return Message(
+        (data[0] >> 4) & 3,
+        data[1],
+        int.from_bytes(data[2:4], "big"),
+        bytes(data[4 : 4 + tkl]),
+        options,
+        payload,
+    )
+
+
+class Response:
+    """A gateway's answer: its code, payload, Max-Age and what the agent does."""
+
+    __slots__ = ("code", "payload", "max_age_s", "action")
+
+    def __init__(self, code_, payload, max_age_s):
+        self.code = code_
+        self.payload = payload
+        self.max_age_s = max_age_s
+        self.action = action_for(code_)
+
+
+def action_for(code_):
+    """The agent's rule for a response code."""
+    if code_ >> 5 == 2:
+        return DONE
+    if code_ in (code(4, 29), code(5, 3)):
+        return WAIT
+    if code_ in (code(4, 1), code(4, 3)):
+        return STOP
+    if code_ in (code(4, 0), code(4, 9), code(4, 13)):
+        return DEAD_LETTER
+    return RETRY
+
+
+class Client:
+    """Confirmable requests to one gateway over a UDP socket.
+
+    sock: a UDP socket (MicroPython or CPython); address: the gateway's
+    (host, port) as sendto takes it; ticks_ms(): a millisecond clock;
+    random_bytes(n): the port's randomness (tokens, first message ID, jitter).
+    """
+
+    def __init__(self, sock, address, ticks_ms, random_bytes, ack_timeout_ms=ACK_TIMEOUT_MS):
+        self._sock = sock
+        self._address = address
+        self._ticks_ms = ticks_ms
+        self._random_bytes = random_bytes
+        self._ack_timeout_ms = ack_timeout_ms
+        self._mid = int.from_bytes(random_bytes(2), "big")
+        self._seen = []  # message IDs of separate responses already ACKed (bounded)
+        self.retransmissions = 0
+
+    def _next_mid(self):
+        self._mid = (self._mid + 1) & 0xFFFF
+        return self._mid
+
+    def _first_timeout_ms(self):
+        # §4.2: a random duration between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
+        spread = self._ack_timeout_ms * (ACK_RANDOM_FACTOR_PERCENT - 100) // 100
+        return self._ack_timeout_ms + int.from_bytes(self._random_bytes(2), "big") * spread // 0xFFFF
+
+    def request(self, method, path, payload=b"", content_format=None):
+        """Send a CON request and return its Response; raises Timeout when
+        every retransmission went unanswered (NoAnswerError; the agent retries later)."""
+        token = self._random_bytes(TOKEN_BYTES)
+        mid = self._next_mid()
+        options = [(OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
+        if content_format is not None:
+            options.append((OPTION_CONTENT_FORMAT, uint_option(content_format)))
+        datagram = encode(CON, method, mid, token, options, payload)
+        timeout_ms = self._first_timeout_ms()
+        for attempt in range(MAX_RETRANSMIT + 1):
+            if attempt:
+                self.retransmissions += 1
+            self._sock.sendto(datagram, self._address)
+            answer = self._await(mid, token, timeout_ms)
+            if answer is not None:
+                return answer
+            timeout_ms *= 2  # §4.2: exponential back-off
+        raise NoAnswerError("no answer from the gateway")
+
+    def _await(self, mid, token, timeout_ms):
+        """The response to (mid, token), or None when timeout_ms passes without
+        an ACK. After an empty ACK, waits for the separate response."""
+        deadline = self._ticks_ms() + timeout_ms
+        acknowledged = False
+        while True:
+            left = deadline - self._ticks_ms()
+            if left <= 0:
+                return None
+            message = self._receive(left)
+            if message is None:
+                continue
+            if message.type == ACK and message.mid == mid and message.code == 0 and not acknowledged:
+                acknowledged = True  # §5.2.2: the response comes separately
+                deadline = self._ticks_ms() + SEPARATE_WAIT_MS
+                continue
+            if message.type == RST and message.mid == mid:
+                return Response(code(5, 0), b"reset", None)
+            if message.code < 64 or message.token != token:
+                if message.type == CON:
+                    self._ack(message.mid)  # someone else's separate response: ACK, ignore
+                continue
+            if message.type == CON:
+                self._ack(message.mid)
+                if message.mid in self._seen:
+                    continue  # a retransmitted separate response we already took
+                self._remember(message.mid)
+            elif message.type != ACK or message.mid != mid:
+                continue
+            return Response(message.code, message.payload, message.uint(OPTION_MAX_AGE, 60))
+
+    def _receive(self, timeout_ms):
+        self._sock.settimeout(timeout_ms / 1000)
+        try:
+            data, _ = self._sock.recvfrom(MESSAGE_BYTES_MAX)
+        except OSError:  # a timeout on both ports
+            return None
+        try:
+            return decode(data)
+        except CoapError:
+            return None
+
+    def _ack(self, mid):
+        self._sock.sendto(encode(ACK, 0, mid, b""), self._address)
+
+    def _remember(self, mid):
+        self._seen.append(mid)
+        if len(self._seen) > 16:
+            self._seen.pop(0)
