@@ -1,0 +1,34 @@
+"""Sequence numbers that a reboot never reuses, at one flash write per block.
+
+The counter reserves BLOCK numbers at a time: the highest reserved number is
+stored before any of them is used, so after a power cut the board starts
+past everything it may have used. The numbers it skips make a gap the gateway
+records (docs/protocol.md §9), which costs nothing; a reused number would be
+refused as a fork.
+"""
+
+try:
+    from crypto._compat import const
+except ImportError:
+    from paymote.crypto._compat import const
+
+BLOCK = const(16)
+_NAME = "seq.reserved"
+
+
+class SequenceCounter:
+    def __init__(self, storage, block=BLOCK):
+        self._storage = storage
+        self._block = block
+        stored = storage.read(_NAME)
+        self._reserved = int.from_bytes(stored, "big") if stored else 0
+        self._next = self._reserved + 1  # skip what the last boot may have used
+
+    def take(self):
+        """The next sequence number, never handed out before on this flash."""
+        if self._next > self._reserved:
+            self._reserved = self._next + self._block - 1
+            self._storage.write(_NAME, self._reserved.to_bytes(4, "big"))
+        seq = self._next
+        self._next += 1
+        return seq

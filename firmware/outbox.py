@@ -1,0 +1,78 @@
+"""The outbox: signed messages on flash until the gateway has answered.
+
+A message is enqueued with one atomic write (storage.write), so after a power
+cut it is either there whole or it was never signed as far as the chain is
+concerned. It leaves the outbox only with an answer: done (its receipt is
+stored first, then the record moves to sent/last, which is also how the chain
+head survives an empty outbox) or dead-lettered with the reason. Oldest first;
+bounded: when full the agent stops producing and says so, it never drops.
+"""
+
+try:
+    from crypto import messages
+    from crypto._compat import const
+except ImportError:
+    from paymote.crypto import messages
+    from paymote.crypto._compat import const
+
+CAPACITY = const(64)
+_LAST = "sent/last"
+
+
+class OutboxFull(Exception):  # noqa: N818 - a condition the agent reports, not a failure
+    """The outbox holds CAPACITY messages; produce no more until some are answered."""
+
+
+class Outbox:
+    def __init__(self, storage, capacity=CAPACITY):
+        self._storage = storage
+        self._capacity = capacity
+        self._recover()
+
+    def _recover(self):
+        """After a power cut between storing a receipt and moving the record,
+        finish the move: the receipt proves the gateway has the message."""
+        for name in self._storage.names("outbox"):
+            key = name.split("/")[1]
+            if self._storage.read("receipts/" + key) is not None:
+                self._storage.rename(name, _LAST)
+
+    def names(self):
+        """Queued record names, oldest first."""
+        return self._storage.names("outbox")
+
+    def __len__(self):
+        return len(self.names())
+
+    def put(self, seq, message):
+        """Queue a signed message under its sequence number."""
+        if len(self) >= self._capacity:
+            raise OutboxFull("outbox holds %d messages" % self._capacity)
+        self._storage.write("outbox/%010d" % seq, message)
+
+    def oldest(self, count=1):
+        """Up to count (name, message) pairs, oldest first, to send as one batch."""
+        return [(name, self._storage.read(name)) for name in self.names()[:count]]
+
+    def done(self, name, receipt):
+        """The gateway answered 2.01/2.04: keep the receipt, retire the message."""
+        self._storage.write("receipts/" + name.split("/")[1], receipt)
+        self._storage.rename(name, _LAST)
+
+    def dead_letter(self, name, reason):
+        """The gateway refused it for good (4.00/4.09): keep it with the reason.
+        If it is the newest message it stays the chain head: the next message
+        was, or will be, signed after it."""
+        key = name.split("/")[1]
+        names = self.names()
+        if names and names[-1] == name:
+            self._storage.write(_LAST, self._storage.read(name))
+        self._storage.write("dead/" + key + ".why", reason.encode())
+        self._storage.rename(name, "dead/" + key)
+
+    def prev_hash(self):
+        """The prev hash for the next message: the chain hash of the newest
+        signed message on flash (queued, else retired), else genesis."""
+        names = self.names()
+        data = self._storage.read(names[-1] if names else _LAST)
+        return messages.GENESIS_HASH if data is None else messages.chain_hash(data)

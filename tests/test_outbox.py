@@ -1,0 +1,69 @@
+"""firmware/outbox.py, counter.py and storage.py: bounds, dead letters, corruption, recovery."""
+
+from __future__ import annotations
+
+import pytest
+
+from paymote.crypto import messages
+from paymote.firmware.counter import SequenceCounter
+from paymote.firmware.outbox import Outbox, OutboxFull
+from paymote.firmware.storage import CorruptRecord, FlashStorage
+
+
+def _flash(tmp_path):
+    return FlashStorage(str(tmp_path / "flash"))
+
+
+def test_full_outbox_refuses_new_messages_and_drops_none(tmp_path):
+    """At capacity, put raises OutboxFull; everything queued is still there, oldest first."""
+    outbox = Outbox(_flash(tmp_path), capacity=3)
+    for seq in (1, 2, 3):
+        outbox.put(seq, b"m%d" % seq)
+    with pytest.raises(OutboxFull):
+        outbox.put(4, b"m4")
+    assert [m for _, m in outbox.oldest(10)] == [b"m1", b"m2", b"m3"]
+
+
+def test_dead_letter_keeps_the_reason_and_the_chain_head(tmp_path):
+    """A refused message moves to dead/ with its reason and stays the chain head if newest."""
+    flash = _flash(tmp_path)
+    outbox = Outbox(flash)
+    outbox.put(1, b"first")
+    outbox.put(2, b"second")
+    (name1, _), (name2, _) = outbox.oldest(2)
+    outbox.done(name1, b"receipt-1")
+    outbox.dead_letter(name2, "4.09 does not chain")
+    assert len(outbox) == 0
+    assert flash.read("dead/0000000002") == b"second"
+    assert flash.read("dead/0000000002.why") == b"4.09 does not chain"
+    assert outbox.prev_hash() == messages.chain_hash(b"second")
+
+
+def test_torn_or_rotted_records_are_detected(tmp_path):
+    """A record whose CRC-32 does not match raises CorruptRecord instead of being trusted."""
+    flash = _flash(tmp_path)
+    flash.write("outbox/0000000001", b"signed bytes")
+    path = tmp_path / "flash" / "outbox" / "0000000001"
+    data = bytearray(path.read_bytes())
+    data[3] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptRecord):
+        flash.read("outbox/0000000001")
+
+
+def test_boot_finishes_a_move_the_power_cut_interrupted(tmp_path):
+    """A receipt stored but the record not yet moved: the next boot retires the record."""
+    flash = _flash(tmp_path)
+    Outbox(flash).put(7, b"seven")
+    flash.write("receipts/0000000007", b"receipt")
+    outbox = Outbox(_flash(tmp_path))
+    assert len(outbox) == 0 and outbox.prev_hash() == messages.chain_hash(b"seven")
+
+
+def test_counter_reserves_blocks_and_skips_them_after_a_reboot(tmp_path):
+    """One write per 16 numbers; a reboot continues after the whole reserved block."""
+    flash = _flash(tmp_path)
+    counter = SequenceCounter(flash)
+    taken = [counter.take() for _ in range(20)]
+    assert taken == list(range(1, 21)) and flash.writes == 4  # two reservations, 2 steps each
+    assert SequenceCounter(_flash(tmp_path)).take() == 33  # 1..32 reserved before the "crash"
