@@ -57,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--arch", help="override the board's mpy-cross architecture (x64 for the simulator)")
     build.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
+    provision = commands.add_parser(
+        "provision", help="install firmware on a board, make its key, register it"
+    )
+    provision.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0")
+    provision.add_argument("--board", required=True, help="a board definition in boards/")
+    provision.add_argument("--gateway", required=True, help="coap://HOST:PORT the board will send to")
+    provision.add_argument("--data", type=Path, required=True, help="the gateway's data directory")
+    provision.add_argument("--wifi-ssid")
+    provision.add_argument("--wifi-password")
+    provision.add_argument("--payer", help="account the device's intents debit (default dev-DEVICEID)")
+    provision.add_argument("--allow-payee", help="payee account (default: the board's product payee)")
+    provision.add_argument("--arch", help="override the board's mpy-cross architecture (x64: virtual boards)")
+    provision.add_argument("--json", action="store_true", help="print the registered device as JSON")
+
     gateway = commands.add_parser("gateway", help="run the CoAP gateway").add_subparsers(
         dest="action", required=True
     )
@@ -164,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         return _devices(args)
     if args.command == "ledger":
         return _ledger(args)
+    if args.command == "provision":
+        from paymote.gateway import provision
+
+        return provision.run(args)
     if args.command == "firmware":
         from paymote.gateway import firmware_build
 

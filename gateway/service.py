@@ -57,6 +57,7 @@ async def serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     host, port = split_host_port(config.bind) or ("", 0)
+    config.data.mkdir(parents=True, exist_ok=True)
     gateway_key = keys.load(config.key_file) if config.key_file else keys.load_or_create(config.data)
     Store(config.data).close()  # creates the schema before read-only views open it
     metrics = Metrics()
@@ -112,7 +113,6 @@ def run(config: Config) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    config.data.mkdir(parents=True, exist_ok=True)
     asyncio.run(serve(config))
     return 0
 

@@ -1,0 +1,157 @@
+"""`paymote provision`: make a board a registered device, over its serial port.
+
+1. build the firmware for the board (firmware_build) and copy every file over
+   the raw REPL, checking each one's SHA-256 on the board against the manifest;
+2. write config.json (gateway, Wi-Fi, accounts);
+3. have the board make its Ed25519 key from os.urandom, or keep the one it has,
+   and read back only the public key (no code path sends the private key);
+4. only then register the device in the gateway's registry, in one
+   transaction: a board that fails any step leaves nothing registered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from paymote import boards
+from paymote.crypto import cose, ed25519
+from paymote.crypto.errors import FieldError
+from paymote.gateway import firmware_build, registry
+from paymote.gateway.raw_repl import NoBoard, RawRepl, ReplError
+from paymote.gateway.store import Device, Store
+
+KEY_FILE = "key.bin"
+CONFIG_FILE = "config.json"
+_GATEWAY_URI = re.compile(r"coap://([^/:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
+
+# Runs on the board: the seed never leaves it; only the public key is printed.
+_KEY_CODE = """
+import sys
+if 'lib' not in sys.path:
+    sys.path.append('lib')
+from crypto import ed25519
+from crypto._compat import random_bytes
+try:
+    f = open('key.bin', 'rb')
+    seed = f.read()
+    f.close()
+except OSError:
+    seed = random_bytes(32)
+    f = open('key.bin', 'wb')
+    f.write(seed)
+    f.close()
+print(ed25519.SigningKey(seed).public.hex())
+seed = None
+"""
+
+
+class ProvisionError(RuntimeError):
+    """Provisioning stopped; the message says where and why."""
+
+
+def provision(
+    port: str,
+    board_name: str,
+    gateway_uri: str,
+    data_dir: Path,
+    payer: str | None = None,
+    payee: str | None = None,
+    wifi: tuple[str, str] | None = None,
+    arch: str | None = None,
+    log=print,
+) -> tuple[Device, bytes]:
+    """Provision and register; returns (the registered device, the serial transcript)."""
+    if not _GATEWAY_URI.fullmatch(gateway_uri):
+        raise ProvisionError(f"--gateway wants coap://HOST:PORT, not {gateway_uri!r}")
+    try:
+        board = boards.load(board_name)
+    except boards.BoardError as e:
+        raise ProvisionError(str(e)) from None
+    payee = payee or board.product.get("payee")
+    if not payee:
+        raise ProvisionError(f"{board_name} names no payee in its product; give --allow-payee")
+    with tempfile.TemporaryDirectory() as tmp:
+        build_dir = Path(tmp) / "build"
+        manifest = firmware_build.build(board_name, build_dir, arch)
+        log(
+            f"built {len(manifest['files'])} files for {board_name}, measurement {manifest['digest'][:16]}..."
+        )
+        try:
+            repl = RawRepl(port)
+        except NoBoard as e:
+            raise ProvisionError(str(e)) from None
+        try:
+            public = _install(repl, build_dir, manifest, log)
+            payer = payer or f"dev-{cose.key_id(public).hex()}"
+            repl.put(json.dumps(_config(board, gateway_uri, payer, payee, wifi)).encode(), CONFIG_FILE)
+            repl.exit()
+        except (NoBoard, ReplError, OSError) as e:
+            raise ProvisionError(f"{port}: {e}; nothing was registered") from None
+        finally:
+            repl.close()
+    try:
+        ed25519.check_public_key(public)
+    except FieldError as e:
+        raise ProvisionError(f"the board's public key is refused: {e}") from None
+    device_id = cose.key_id(public)
+    store = Store(data_dir)
+    try:
+        device = registry.add(store, public, payer, [payee], int(time.time()), board=board_name)
+    except registry.RegistryError as e:
+        raise ProvisionError(f"registration refused: {e}") from None
+    finally:
+        store.close()
+    log(f"registered device {device_id.hex()} (public key {public.hex()})")
+    return device, bytes(repl.transcript)
+
+
+def _config(board: boards.Board, gateway_uri: str, payer, payee, wifi) -> dict[str, Any]:
+    return {
+        "board": board.name,
+        "gateway": gateway_uri,
+        "payer": payer,
+        "payee": payee,
+        "wifi_ssid": wifi[0] if wifi else None,
+        "wifi_password": wifi[1] if wifi else None,
+    }
+
+
+def _install(repl: RawRepl, build_dir: Path, manifest: dict, log) -> bytes:
+    """Copy and check the build, then have the board make (or keep) its key;
+    returns its public key."""
+    repl.enter()
+    folders = sorted({str(Path(f["path"]).parent) for f in manifest["files"]} - {"."})
+    for folder in ["lib", *folders]:
+        repl.mkdir(folder)
+    for entry in manifest["files"]:
+        data = (build_dir / entry["path"]).read_bytes()
+        repl.put(data, entry["path"])
+        if repl.sha256(entry["path"]) != entry["sha256"]:
+            raise ReplError(f"{entry['path']} arrived corrupted")
+    repl.put((build_dir / "manifest.json").read_bytes(), "manifest.json")
+    log(f"copied and checked {len(manifest['files'])} files")
+    public_hex = repl.exec(_KEY_CODE, timeout_s=30).strip()
+    if not re.fullmatch(r"[0-9a-f]{64}", public_hex):
+        raise ReplError(f"the board answered {public_hex!r} instead of a public key")
+    return bytes.fromhex(public_hex)
+
+
+def run(args) -> int:
+    wifi = (args.wifi_ssid, args.wifi_password or "") if args.wifi_ssid else None
+    log = (lambda message: None) if args.json else print
+    try:
+        device, _ = provision(
+            args.port, args.board, args.gateway, args.data, args.payer, args.allow_payee, wifi, args.arch, log
+        )
+    except ProvisionError as e:
+        print(f"paymote provision: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(registry.as_json(device)))
+    return 0

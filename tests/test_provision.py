@@ -1,0 +1,139 @@
+"""`paymote provision` over a serial port to the real MicroPython interpreter on a pty:
+install, key, registration, and the board's first intent accepted by a real gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+
+import pytest
+
+from paymote.crypto import cose
+from paymote.gateway import provision
+from paymote.gateway.cli import main
+from paymote.gateway.raw_repl import RawRepl
+from paymote.gateway.store import Store
+from paymote.simulator.virtual_serial import VirtualBoard
+from tests.gateway_helpers import running_gateway
+
+pytestmark = pytest.mark.micropython
+
+# Runs on the provisioned board: its own key, its own crypto and CoAP client.
+FIRST_INTENT = """
+import sys, json, os, socket, time
+if 'lib' not in sys.path:
+    sys.path.append('lib')
+from crypto import cose, ed25519, messages
+from firmware import coap
+cfg = json.load(open('config.json'))
+key = ed25519.SigningKey(open('key.bin', 'rb').read())
+host, port = cfg['gateway'][7:].rstrip('/').rsplit(':', 1)
+payload = messages.intent_payload(
+    seq=1, time_s=1764374400, prev=messages.GENESIS_HASH, payer=cfg['payer'], payee=cfg['payee'],
+    amount_minor=42, currency='EUR', evidence=[1, 0, 1400], tariff=[7, 2], period_s=900)
+message = cose.sign1(payload, key, cose.key_id(key.public))
+client = coap.Client(socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                     socket.getaddrinfo(host, int(port))[0][-1], time.ticks_ms, os.urandom)
+print(coap.dotted(client.request(coap.POST, 'i', message, 18).code))
+"""
+
+
+async def test_provision_then_the_first_intent_is_accepted(tmp_path):
+    """Files checked on the board, the key made there and never sent, the device registered,
+    and its first signed intent gets 2.01 from the gateway."""
+    data_dir = tmp_path / "gateway"
+    flash = tmp_path / "flash"
+    async with running_gateway(data_dir) as gateway:
+        with VirtualBoard(flash) as board:
+            device, transcript = await asyncio.to_thread(
+                provision.provision,
+                board.port,
+                "esp32-devkitc",
+                f"coap://127.0.0.1:{gateway.port}",
+                data_dir,
+                arch="x64",
+                log=lambda message: None,
+            )
+            repl = RawRepl(board.port)
+            await asyncio.to_thread(repl.enter)
+            answer = await asyncio.to_thread(repl.exec, FIRST_INTENT, 30)
+            repl.close()
+    seed = (flash / "key.bin").read_bytes()
+    assert len(seed) == 32
+    assert seed.hex().encode() not in transcript and seed not in transcript  # the key never left
+    assert device.device_id == cose.key_id(device.public_key) and device.board == "esp32-devkitc"
+    config = json.loads((flash / "config.json").read_text())
+    assert config["payer"] == f"dev-{device.device_id.hex()}" and config["payee"] == "utility"
+    assert (flash / "lib" / "crypto" / "ed25519.mpy").exists() and (flash / "manifest.json").exists()
+    assert answer.strip() == "2.01"
+    store = Store(data_dir)
+    assert store.entry_count() == 1 and [d.device_id for d in store.devices()] == [device.device_id]
+    store.close()
+
+
+async def test_reprovisioning_keeps_the_key_and_registers_nothing_twice(tmp_path):
+    """A second run finds the board's key and stops at registration, naming why."""
+    data_dir, flash = tmp_path / "gateway", tmp_path / "flash"
+    with VirtualBoard(flash) as board:
+        first, _ = await asyncio.to_thread(
+            provision.provision,
+            board.port,
+            "rpi-pico-w",
+            "coap://127.0.0.1:5683",
+            data_dir,
+            arch="x64",
+            log=lambda message: None,
+        )
+        with pytest.raises(provision.ProvisionError, match="already registered"):
+            await asyncio.to_thread(
+                provision.provision,
+                board.port,
+                "rpi-pico-w",
+                "coap://127.0.0.1:5683",
+                data_dir,
+                arch="x64",
+                log=lambda message: None,
+            )
+    store = Store(data_dir)
+    assert [d.public_key for d in store.devices()] == [first.public_key]
+    store.close()
+
+
+def test_a_port_with_no_board_registers_nothing(tmp_path, capsys):
+    """A serial port where nothing answers: a clear error, and the registry stays empty."""
+    master, slave = pty.openpty()
+    try:
+        code = main(
+            [
+                "provision",
+                "--port",
+                os.ttyname(slave),
+                "--board",
+                "esp32-devkitc",
+                "--gateway",
+                "coap://127.0.0.1:5683",
+                "--data",
+                str(tmp_path / "gw"),
+                "--arch",
+                "x64",
+            ]
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert code == 1
+    assert "no answer" in capsys.readouterr().err
+    store = Store(tmp_path / "gw")
+    assert store.devices() == []
+    store.close()
+
+
+def test_bad_port_and_bad_gateway_are_refused_before_anything_happens(tmp_path, capsys):
+    """A port that does not exist, or a gateway that is not coap://HOST:PORT: a clear error."""
+    args = ["provision", "--board", "esp32-devkitc", "--data", str(tmp_path), "--arch", "x64"]
+    assert main([*args, "--port", "/dev/nonexistent-tty", "--gateway", "coap://127.0.0.1:5683"]) == 1
+    assert "cannot open /dev/nonexistent-tty" in capsys.readouterr().err
+    assert main([*args, "--port", "/dev/null", "--gateway", "http://example"]) == 1
+    assert "coap://HOST:PORT" in capsys.readouterr().err
