@@ -1,0 +1,77 @@
+"""Fakes of the parts the drivers talk to, at the level the parts speak
+(I2C bytes, pin edges), with the methods of machine.I2C and machine.Pin.
+Portable: the same fakes run the driver tests on MicroPython."""
+
+try:
+    from paymote.firmware.sensors import crc8_sensirion
+except ImportError:
+    from firmware.sensors import crc8_sensirion
+
+ENODEV = 19
+
+
+class FakeSHT31:
+    """Answers the single-shot command with temperature and humidity and their
+    CRCs. nack=True makes it not answer; corrupt=True spoils one CRC."""
+
+    def __init__(self, address=0x44, celsius_centi=2150, rh_centi=4000):
+        self.address = address
+        self.celsius_centi = celsius_centi
+        self.rh_centi = rh_centi
+        self.nack = False
+        self.corrupt = False
+        self._measured = False
+
+    def write(self, data):
+        if bytes(data) != b"\x24\x00":
+            raise OSError(ENODEV)
+        self._measured = True
+
+    def read(self, n):
+        if not self._measured:
+            raise OSError(ENODEV)
+        self._measured = False
+        raw_t = ((self.celsius_centi + 4500) * 65535 + 17499) // 17500
+        raw_rh = (self.rh_centi * 65535 + 9999) // 10000
+        t = bytes([raw_t >> 8, raw_t & 0xFF])
+        rh = bytes([raw_rh >> 8, raw_rh & 0xFF])
+        out = t + bytes([crc8_sensirion(t)]) + rh + bytes([crc8_sensirion(rh)])
+        if self.corrupt:
+            out = out[:2] + bytes([out[2] ^ 0xFF]) + out[3:]
+        return out[:n]
+
+
+class FakeI2C:
+    """A bus with parts at their addresses; machine.I2C's writeto / readfrom_into."""
+
+    def __init__(self, *parts):
+        self.parts = {part.address: part for part in parts}
+
+    def _part(self, address):
+        part = self.parts.get(address)
+        if part is None or getattr(part, "nack", False):
+            raise OSError(ENODEV)  # no ACK on the bus
+        return part
+
+    def writeto(self, address, data):
+        self._part(address).write(data)
+
+    def readfrom_into(self, address, buffer):
+        data = self._part(address).read(len(buffer))
+        for i in range(len(buffer)):
+            buffer[i] = data[i]
+
+
+class FakePin:
+    """machine.Pin's irq(); falling() delivers one falling edge to the handler."""
+
+    IRQ_FALLING = 2
+
+    def __init__(self):
+        self._handler = None
+
+    def irq(self, handler=None, trigger=None):
+        self._handler = handler
+
+    def falling(self):
+        self._handler(self)
