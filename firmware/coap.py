@@ -8,10 +8,10 @@ time. The socket, clock and randomness are passed in, so the simulator and
 the tests control them.
 """
 
-try:
-    from crypto._compat import const
-except ImportError:  # CPython, installed as the paymote package
+try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto._compat import const
 
 VERSION = const(1)
 CON = const(0)

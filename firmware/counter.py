@@ -7,10 +7,10 @@ records (docs/protocol.md §9), which costs nothing; a reused number would be
 refused as a fork.
 """
 
-try:
-    from crypto._compat import const
-except ImportError:
+try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto._compat import const
 
 BLOCK = const(16)
 _NAME = "seq.reserved"

@@ -5,10 +5,10 @@ longitude in 1e-7 degrees, as crypto.messages.location() takes them,
 altitude in decimetres, speed in mm/s, time in Unix seconds.
 """
 
-try:
-    from crypto._compat import const
-except ImportError:
+try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto._compat import const
 
 SENTENCE_CHARS_MAX = const(82)  # NMEA 0183 §5.3, including $ and CR LF
 _MM_PER_S_PER_KNOT_E6 = const(514444)  # 1 knot = 0.514444 m/s

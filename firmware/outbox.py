@@ -8,12 +8,12 @@ head survives an empty outbox) or dead-lettered with the reason. Oldest first;
 bounded: when full the agent stops producing and says so, it never drops.
 """
 
-try:
-    from crypto import messages
-    from crypto._compat import const
-except ImportError:
+try:  # CPython, installed: one copy of each module
     from paymote.crypto import messages
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto import messages
+    from crypto._compat import const
 
 CAPACITY = const(64)
 _LAST = "sent/last"

@@ -3,10 +3,10 @@ passes machine.I2C / machine.Pin and the simulator passes its parts
 (simulator/parts.py) with the same methods. Readings are integers.
 """
 
-try:
-    from crypto._compat import const
-except ImportError:
+try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto._compat import const
 
 SHT31_MEASURE = b"\x24\x00"  # single shot, high repeatability, no clock stretching
 SHT31_MEASURE_MS = const(16)  # datasheet: 15.5 ms at high repeatability

@@ -13,10 +13,10 @@ import binascii
 import os
 import sys
 
-try:
-    from crypto._compat import const
-except ImportError:
+try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
+except ImportError:  # on a board
+    from crypto._compat import const
 
 RECORD_BYTES_MAX = const(2048)
 _TMP = ".tmp"

@@ -135,9 +135,11 @@ class Gateway:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(data_dir: Path, clock=time.time, **config_fields) -> AsyncIterator[Gateway]:
-    """A gateway serving on a free loopback port; config_fields set Config fields."""
-    port = free_udp_port()
+async def running_gateway(
+    data_dir: Path, clock=time.time, port: int | None = None, **config_fields
+) -> AsyncIterator[Gateway]:
+    """A gateway serving on loopback (a free port unless given); config_fields set Config fields."""
+    port = port or free_udp_port()
     stop, ready = asyncio.Event(), asyncio.Event()
     config = Config(data=data_dir, bind=f"127.0.0.1:{port}", **config_fields)
     task = asyncio.create_task(service.serve(config, clock=clock, stop=stop, ready=ready))

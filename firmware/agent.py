@@ -1,0 +1,145 @@
+"""The board's agent: sample -> price -> sign -> outbox -> send, one period at
+a time. Everything that touches hardware comes from `hal`, so the simulator
+replaces the HAL and nothing else. The HAL gives:
+
+    hal.storage          a FlashStorage on the board's filesystem
+    hal.read_file(name)  raw bytes of a file (the key written at provisioning)
+    hal.time_s()         wall-clock Unix seconds (RTC, set from NTP or /t)
+    hal.ticks_ms(), hal.random_bytes(n)
+    hal.udp_socket(), hal.resolve(host, port)
+
+This module holds the energy profile (an S0 meter priced per kWh); the other
+profiles follow the same shape.
+"""
+
+try:  # CPython, installed: one copy of each module
+    from paymote.crypto import cbor, cose, ed25519, messages
+    from paymote.crypto._compat import const
+    from paymote.firmware import coap
+    from paymote.firmware.counter import SequenceCounter
+    from paymote.firmware.outbox import Outbox, OutboxFull
+except ImportError:  # on a board
+    from crypto import cbor, cose, ed25519, messages
+    from crypto._compat import const
+    from firmware import coap
+    from firmware.counter import SequenceCounter
+    from firmware.outbox import Outbox, OutboxFull
+
+BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
+VERDICTS_BYTES_MAX = const(4096)
+
+
+class Agent:
+    def __init__(self, hal, config, product, meter):
+        """config: the board's config.json; product: the board definition's
+        [product]; meter: a PulseMeter (energy_wh())."""
+        self._hal = hal
+        self._product = product
+        self._meter = meter
+        self._counter = SequenceCounter(hal.storage)
+        self.outbox = Outbox(hal.storage)
+        self._key = ed25519.SigningKey(hal.read_file("key.bin"))
+        self._kid = cose.key_id(self._key.public)
+        self._payer = config["payer"]
+        self._payee = config["payee"]
+        host, port = config["gateway"][len("coap://") :].rstrip("/").rsplit(":", 1)
+        self._client = coap.Client(
+            hal.udp_socket(),
+            hal.resolve(host, int(port)),
+            hal.ticks_ms,
+            hal.random_bytes,
+            config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
+        )
+        self._billed_wh = self._meter.energy_wh()  # energy before this boot is billed already
+        self._reading_wh = self._last_reading_wh()
+        self._period_start_s = hal.time_s()
+        self.stopped = None  # the reason, once the gateway said 4.01 / 4.03
+        self.wait_until_s = 0  # a 4.29 / 5.03 Max-Age
+        self.answered_batches = 0  # batch uploads the gateway answered
+
+    def _last_reading_wh(self):
+        """The meter reading the last signed intent ended at (from flash), so
+        evidence continues across reboots."""
+        names = self.outbox.names()
+        data = self._hal.storage.read(names[-1] if names else "sent/last")
+        if data is None:
+            return 0
+        payload = cbor.decode(cose.parse_sign1(data).payload)
+        return payload[8][2]  # evidence [kind, start, end]
+
+    def period(self):
+        """Close the current period: sign an intent for the energy used, if it
+        is worth at least one minor unit, then send what is queued."""
+        now_s = self._hal.time_s()
+        used_wh = self._meter.energy_wh() - self._billed_wh
+        amount_minor = used_wh * self._product["price_minor_per_kwh"] // 1000
+        if amount_minor >= 1 and self.stopped is None:
+            try:
+                self._sign(now_s, used_wh, amount_minor)
+            except OutboxFull:
+                pass  # stop producing; what is queued is kept and sent first
+        self.flush(now_s)
+
+    def _sign(self, now_s, used_wh, amount_minor):
+        seq = self._counter.take()
+        payload = messages.intent_payload(
+            seq=seq,
+            time_s=now_s,
+            prev=self.outbox.prev_hash(),
+            payer=self._payer,
+            payee=self._payee,
+            amount_minor=amount_minor,
+            currency=self._product["currency"],
+            evidence=[messages.EVIDENCE_ENERGY_WH, self._reading_wh, self._reading_wh + used_wh],
+            tariff=list(self._product["tariff"]),
+            period_s=max(1, now_s - self._period_start_s),
+        )
+        self.outbox.put(seq, cose.sign1(payload, self._key, self._kid))
+        self._billed_wh += used_wh
+        self._reading_wh += used_wh
+        self._period_start_s = now_s
+
+    def flush(self, now_s):
+        """Send the queue oldest first: one intent alone, several as a batch."""
+        while self.stopped is None and now_s >= self.wait_until_s:
+            queued = self.outbox.oldest(BATCH_INTENTS_MAX)
+            if not queued:
+                return
+            try:
+                verdicts = self._send(queued)
+            except coap.NoAnswerError:
+                return  # offline: everything stays queued for the next period
+            for (name, _), (code_, detail, max_age_s) in zip(queued, verdicts):
+                if not self._apply(name, code_, detail, max_age_s, now_s):
+                    return
+
+    def _send(self, queued):
+        """[(code, receipt or diagnostic, Max-Age)] for the queued messages."""
+        if len(queued) == 1:
+            response = self._client.request(coap.POST, "i", queued[0][1], cose.CONTENT_FORMAT_SIGN1)
+            return [(response.code, response.payload, response.max_age_s)]
+        response = self._client.request(coap.POST, "b", cbor.encode([m for _, m in queued]), 60)
+        self.answered_batches += 1
+        if response.code >> 5 != 2:
+            return [(response.code, response.payload, response.max_age_s)] * len(queued)
+        items = cbor.decode(response.payload, size_max=VERDICTS_BYTES_MAX)
+        return [(item[0], item[1], item[2] if len(item) > 2 else 60) for item in items]
+
+    def _apply(self, name, code_, detail, max_age_s, now_s):
+        """Follow the rule for one answer; False stops this flush."""
+        action = coap.action_for(code_)
+        if action == coap.DONE:
+            self.outbox.done(name, bytes(detail))
+            return True
+        if action == coap.DEAD_LETTER:
+            self.outbox.dead_letter(name, "%s %s" % (coap.dotted(code_), _text(detail)))
+            return True
+        if action == coap.STOP:
+            self.stopped = "%s %s" % (coap.dotted(code_), _text(detail))
+        elif action == coap.WAIT:
+            self.wait_until_s = now_s + max_age_s
+        return False
+
+
+def _text(detail):
+    return detail if isinstance(detail, str) else bytes(detail).decode()

@@ -1,0 +1,38 @@
+"""The HAL for a board emulated on a desktop: the board's flash is a folder,
+the network is the host's UDP, time is the simulator's clock. Portable: the
+same class serves the firmware on CPython (fleets) and on MicroPython."""
+
+import os
+import socket
+
+try:
+    from paymote.firmware.storage import FlashStorage
+except ImportError:
+    from firmware.storage import FlashStorage
+
+
+class HostHal:
+    def __init__(self, flash_dir, clock):
+        """clock: an object with time_s() and ticks_ms() (simulated time)."""
+        self.flash_dir = flash_dir
+        self.storage = FlashStorage(flash_dir)
+        self._clock = clock
+
+    def read_file(self, name):
+        with open(self.flash_dir + "/" + name, "rb") as f:
+            return f.read()
+
+    def time_s(self):
+        return self._clock.time_s()
+
+    def ticks_ms(self):
+        return self._clock.ticks_ms()
+
+    def random_bytes(self, n):
+        return os.urandom(n)
+
+    def udp_socket(self):
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def resolve(self, host, port):
+        return socket.getaddrinfo(host, port)[0][-1]

