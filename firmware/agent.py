@@ -3,10 +3,12 @@ a time. Everything that touches hardware comes from `hal`, so the simulator
 replaces the HAL and nothing else. The HAL gives:
 
     hal.storage          a FlashStorage on the board's filesystem
-    hal.read_file(name)  raw bytes of a file (the key written at provisioning)
+    hal.read_file(name)  raw bytes of a small file (the key written at provisioning)
+    hal.open_file(name)  a file opened for reading (the installed firmware, to measure)
     hal.time_s()         wall-clock Unix seconds (RTC, set from NTP or /t)
     hal.ticks_ms(), hal.random_bytes(n)
     hal.udp_socket(), hal.resolve(host, port)
+    hal.dbgstat          the EAT debug status (RFC 9711 §4.2.9) the board reports
 
 This module holds the energy profile (an S0 meter priced per kWh); the other
 profiles follow the same shape.
@@ -15,13 +17,13 @@ profiles follow the same shape.
 try:  # CPython, installed: one copy of each module
     from paymote.crypto import cbor, cose, ed25519, messages
     from paymote.crypto._compat import const
-    from paymote.firmware import coap
+    from paymote.firmware import attest, coap
     from paymote.firmware.counter import SequenceCounter
     from paymote.firmware.outbox import Outbox, OutboxFull
 except ImportError:  # on a board
     from crypto import cbor, cose, ed25519, messages
     from crypto._compat import const
-    from firmware import coap
+    from firmware import attest, coap
     from firmware.counter import SequenceCounter
     from firmware.outbox import Outbox, OutboxFull
 
@@ -52,25 +54,58 @@ class Agent:
         )
         self._billed_wh = self._meter.energy_wh()  # energy before this boot is billed already
         self._reading_wh = self._last_reading_wh()
-        self._period_start_s = hal.time_s()
+        last = self._last_signed()
+        self._last_time_s = 0 if last is None else last[2]
+        self._period_start_s = self._now_s()
         self.stopped = None  # the reason, once the gateway said 4.01 / 4.03
         self.wait_until_s = 0  # a 4.29 / 5.03 Max-Age
         self.answered_batches = 0  # batch uploads the gateway answered
+        self.bootcount = attest.next_bootcount(hal.storage)
+        self.measurement = attest.measure(hal.open_file)
+        self.attested = None  # the gateway's answer to this boot's attestation
 
-    def _last_reading_wh(self):
-        """The meter reading the last signed intent ended at (from flash), so
-        evidence continues across reboots."""
+    def _last_signed(self):
+        """The payload of the newest intent on flash (queued, else retired), or None."""
         names = self.outbox.names()
         data = self._hal.storage.read(names[-1] if names else "sent/last")
-        if data is None:
-            return 0
-        payload = cbor.decode(cose.parse_sign1(data).payload)
-        return payload[8][2]  # evidence [kind, start, end]
+        return None if data is None else cbor.decode(cose.parse_sign1(data).payload)
+
+    def _last_reading_wh(self):
+        """The meter reading the last signed intent ended at, so evidence
+        continues across reboots."""
+        last = self._last_signed()
+        return 0 if last is None else last[8][2]  # evidence [kind, start, end]
+
+    def _now_s(self):
+        """Wall-clock time, never earlier than the last signed intent's: a board
+        whose RTC lost power or drifted back must not stamp into the past."""
+        return max(self._hal.time_s(), self._last_time_s)
+
+    def attest(self):
+        """Attest this boot (at boot, and each period until the gateway answers)."""
+        try:
+            response = attest.attest(
+                self._client,
+                self._key,
+                self._kid,
+                self._now_s(),
+                self.measurement,
+                self.bootcount,
+                self._hal.dbgstat,
+            )
+        except coap.NoAnswerError:
+            return  # offline: try again next period
+        self.attested = response
+        if response.action == coap.STOP:
+            self.stopped = "attestation %s" % coap.dotted(response.code)
 
     def period(self):
-        """Close the current period: sign an intent for the energy used, if it
-        is worth at least one minor unit, then send what is queued."""
-        now_s = self._hal.time_s()
+        """Close the current period: attest if this boot has not been, sign an
+        intent for the energy used if it is worth at least one minor unit,
+        then send what is queued."""
+        if self.attested is None and self.stopped is None:
+            self.attest()
+        now_s = self._now_s()
         used_wh = self._meter.energy_wh() - self._billed_wh
         amount_minor = used_wh * self._product["price_minor_per_kwh"] // 1000
         if amount_minor >= 1 and self.stopped is None:
@@ -97,7 +132,7 @@ class Agent:
         self.outbox.put(seq, cose.sign1(payload, self._key, self._kid))
         self._billed_wh += used_wh
         self._reading_wh += used_wh
-        self._period_start_s = now_s
+        self._period_start_s = self._last_time_s = now_s
 
     def flush(self, now_s):
         """Send the queue oldest first: one intent alone, several as a batch."""

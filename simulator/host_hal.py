@@ -12,6 +12,8 @@ except ImportError:
 
 
 class HostHal:
+    dbgstat = 0  # EAT dbgstat "enabled" (RFC 9711 §4.2.9): the REPL is open on a desktop
+
     def __init__(self, flash_dir, clock):
         """clock: an object with time_s() and ticks_ms() (simulated time)."""
         self.flash_dir = flash_dir
@@ -21,6 +23,9 @@ class HostHal:
     def read_file(self, name):
         with open(self.flash_dir + "/" + name, "rb") as f:
             return f.read()
+
+    def open_file(self, name):
+        return open(self.flash_dir + "/" + name, "rb")
 
     def time_s(self):
         return self._clock.time_s()

@@ -11,7 +11,7 @@ from paymote import boards
 from paymote.crypto import cbor, cose, ed25519, messages
 from paymote.firmware.agent import Agent
 from paymote.firmware.sensors import PulseMeter
-from paymote.gateway import ledger_command, registry
+from paymote.gateway import firmware_build, ledger_command, registry
 from paymote.gateway.store import Store
 from paymote.simulator.host_hal import HostHal
 from paymote.simulator.parts import FakePin
@@ -62,8 +62,9 @@ class Board:
 
 
 def _provision(flash, data_dir) -> bytes:
-    """What `paymote provision` leaves: a key on the board, the device registered."""
-    flash.mkdir(parents=True)
+    """What `paymote provision` leaves: the build on the board's flash (x64, as the
+    simulator runs it), a key made there, the device registered."""
+    firmware_build.build("esp32-devkitc", flash, arch="x64")
     seed = os.urandom(32)
     (flash / "key.bin").write_bytes(seed)
     store = Store(data_dir)
@@ -131,7 +132,6 @@ async def test_the_agent_on_micropython_in_96k(tmp_path):
     import subprocess
     import sys
 
-    from paymote.gateway import firmware_build
     from tests.conftest import MPY_SCRIPTS, REPO, micropython_binary
 
     flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
@@ -175,4 +175,65 @@ async def test_the_agent_on_micropython_in_96k(tmp_path):
     words = proc.stdout.split()
     assert words[:4] == ["queued", "0", "stopped", "None"], proc.stdout
     assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 42, 42]
+    store = Store(data_dir)
+    attestation = store.latest_attestation(cose.key_id(ed25519.SigningKey(seed).public))
+    store.close()
+    assert attestation["measurement"].hex() == json.loads((flash / "manifest.json").read_text())["digest"]
     print(f"agent on MicroPython, 96K heap: {proc.stdout.strip()}")
+
+
+async def test_a_clock_that_goes_back_never_stamps_into_the_past(tmp_path):
+    """After a reboot with the RTC reset to 2020, intents keep the last signed time as a floor."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    clock = Clock()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, clock)
+        await board.period(1400)
+        clock.now_s = 1577836800  # the RTC lost power: 2020-01-01
+        rebooted = Board(flash, port, clock)
+        await rebooted.period(1400)
+    times = [e.device_time_s for e in _entries(data_dir)]
+    assert times == [1764374400 + 900, 1764374400 + 900]
+
+
+async def test_each_boot_attests_with_the_installed_firmware(tmp_path):
+    """Boot 1 and boot 2 each send an EAT whose measurement is the build manifest's digest,
+    recomputed from the files on flash; the gateway stores both with their boot counts."""
+    import json
+
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    digest = json.loads((flash / "manifest.json").read_text())["digest"]
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        first = Board(flash, port, Clock())
+        await first.period(0)
+        second = Board(flash, port, Clock())
+        await second.period(0)
+    assert (first.agent.bootcount, second.agent.bootcount) == (1, 2)
+    assert first.agent.attested.code == second.agent.attested.code == 65  # 2.01
+    store = Store(data_dir)
+    stored = store.latest_attestation(first.agent._kid)
+    store.close()
+    assert stored["measurement"].hex() == digest and stored["bootcount"] == 2
+    assert stored["swname"] == "paymote-fw" and stored["dbgstat"] == 0
+
+
+def test_a_changed_file_changes_the_measurement(tmp_path):
+    """Editing an installed file after the build changes what the board attests."""
+    import json
+
+    from paymote.firmware import attest
+
+    firmware_build.build("rpi-pico-w", tmp_path, arch="x64")
+
+    def opener(path):
+        return open(tmp_path / path, "rb")
+
+    before = attest.measure(opener)
+    assert before.hex() == json.loads((tmp_path / "manifest.json").read_text())["digest"]
+    target = tmp_path / "lib" / "firmware" / "coap.mpy"
+    target.write_bytes(target.read_bytes() + b"\x00")
+    assert attest.measure(opener) != before

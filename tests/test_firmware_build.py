@@ -28,12 +28,17 @@ def test_build_lays_out_every_module_with_a_checked_manifest(tmp_path, board):
     paths = {f["path"] for f in manifest["files"]}
     assert {"lib/crypto/ed25519.mpy", "lib/crypto/cose.mpy", "lib/firmware/outbox.mpy", "board.json"} <= paths
     assert "lib/crypto/_ed25519_tablegen.mpy" not in paths
-    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {"manifest.json"}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {
+        "manifest.json",
+        "manifest.txt",
+    }
     assert on_disk == paths
     files = {f["path"]: hashlib.sha256((out / f["path"]).read_bytes()).hexdigest() for f in manifest["files"]}
     assert all(f["sha256"] == files[f["path"]] for f in manifest["files"])
     assert manifest["digest"] == firmware_build.digest_of(files)
     assert json.loads((out / "manifest.json").read_text()) == manifest
+    digest_input = (out / "manifest.txt").read_bytes()
+    assert hashlib.sha256(digest_input).hexdigest() == manifest["digest"]
     assert json.loads((out / "board.json").read_text()) == json.loads(json.dumps(asdict(boards.load(board))))
 
 
