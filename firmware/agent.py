@@ -153,7 +153,9 @@ class Agent:
         if len(queued) == 1:
             response = self._client.request(coap.POST, "i", queued[0][1], cose.CONTENT_FORMAT_SIGN1)
             return [(response.code, response.payload, response.max_age_s)]
-        response = self._client.request(coap.POST, "b", cbor.encode([m for _, m in queued]), 60)
+        response = self._client.request(
+            coap.POST, "b", cbor.encode([m for _, m in queued]), 60, coap.MESSAGE_BYTES_MAX
+        )
         self.answered_batches += 1
         if response.code >> 5 != 2:
             return [(response.code, response.payload, response.max_age_s)] * len(queued)

@@ -13,24 +13,25 @@ try:  # CPython, installed: one copy of each module
 except ImportError:  # on a board
     from crypto._compat import const
 
-VERSION = const(1)
+_VERSION = const(1)
 CON = const(0)
-NON = const(1)
-ACK = const(2)
-RST = const(3)
+_NON = const(1)
+_ACK = const(2)
+_RST = const(3)
 GET = const(1)
 POST = const(2)
-OPTION_URI_PATH = const(11)
-OPTION_CONTENT_FORMAT = const(12)
-OPTION_MAX_AGE = const(14)
-OPTION_BLOCK1 = const(27)
-OPTION_SIZE1 = const(60)
-TOKEN_BYTES = const(4)
+_OPTION_URI_PATH = const(11)
+_OPTION_CONTENT_FORMAT = const(12)
+_OPTION_MAX_AGE = const(14)
+_OPTION_BLOCK1 = const(27)
+_OPTION_SIZE1 = const(60)
+_TOKEN_BYTES = const(4)
 MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
+ANSWER_BYTES_MAX = const(320)  # a receipt (at most 192) or a short diagnostic, with the CoAP header
 ACK_TIMEOUT_MS = const(2000)  # §4.8 defaults
-ACK_RANDOM_FACTOR_PERCENT = const(150)
+_ACK_RANDOM_FACTOR_PERCENT = const(150)
 MAX_RETRANSMIT = const(4)
-SEPARATE_WAIT_MS = const(60000)  # how long to wait for a separate response after an empty ACK
+_SEPARATE_WAIT_MS = const(60000)  # how long to wait for a separate response after an empty ACK
 
 # What the agent does with each answer (issue: firmware agent, CoAP client).
 DONE = "done"  # 2.xx (2.01 / 2.04 for a message): store the receipt, drop it from the outbox
@@ -77,7 +78,7 @@ def encode(type_, code_, mid, token, options=(), payload=b""):
     """A CoAP message. options: (number, value bytes) pairs, in any order."""
     if len(token) > 8:
         raise CoapError("token over 8 bytes")
-    out = bytearray([(VERSION << 6) | (type_ << 4) | len(token), code_])
+    out = bytearray([(_VERSION << 6) | (type_ << 4) | len(token), code_])
     out.extend(mid.to_bytes(2, "big"))
     out.extend(token)
     previous = 0
@@ -135,7 +136,7 @@ def decode(data):
     """A Message from bytes; raises CoapError for anything malformed (§3)."""
     if len(data) < 4 or len(data) > MESSAGE_BYTES_MAX:
         raise CoapError("length %d" % len(data))
-    if data[0] >> 6 != VERSION:
+    if data[0] >> 6 != _VERSION:
         raise CoapError("version")
     tkl = data[0] & 0x0F
     if tkl > 8 or 4 + tkl > len(data):
@@ -210,6 +211,9 @@ class Client:
         self._mid = int.from_bytes(random_bytes(2), "big")
         self._seen = []  # message IDs of separate responses already ACKed (bounded)
         self.retransmissions = 0
+        # CPython receives into one buffer; MicroPython's UDP sockets offer only recvfrom
+        # (readinto never returns a datagram there), which allocates per datagram.
+        self._rx = bytearray(MESSAGE_BYTES_MAX) if hasattr(sock, "recv_into") else None
 
     def _next_mid(self):
         self._mid = (self._mid + 1) & 0xFFFF
@@ -217,30 +221,32 @@ class Client:
 
     def _first_timeout_ms(self):
         # §4.2: a random duration between ACK_TIMEOUT and ACK_TIMEOUT * ACK_RANDOM_FACTOR.
-        spread = self._ack_timeout_ms * (ACK_RANDOM_FACTOR_PERCENT - 100) // 100
+        spread = self._ack_timeout_ms * (_ACK_RANDOM_FACTOR_PERCENT - 100) // 100
         return self._ack_timeout_ms + int.from_bytes(self._random_bytes(2), "big") * spread // 0xFFFF
 
-    def request(self, method, path, payload=b"", content_format=None):
-        """Send a CON request and return its Response; raises Timeout when
-        every retransmission went unanswered (NoAnswerError; the agent retries later)."""
-        token = self._random_bytes(TOKEN_BYTES)
+    def request(self, method, path, payload=b"", content_format=None, answer_bytes_max=ANSWER_BYTES_MAX):
+        """Send a CON request and return its Response; raises NoAnswerError when
+        every retransmission went unanswered (the agent retries later).
+        answer_bytes_max bounds the answer (MicroPython allocates that much per
+        datagram received: keep it small unless a large answer is expected)."""
+        token = self._random_bytes(_TOKEN_BYTES)
         mid = self._next_mid()
-        options = [(OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
+        options = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
         if content_format is not None:
-            options.append((OPTION_CONTENT_FORMAT, uint_option(content_format)))
+            options.append((_OPTION_CONTENT_FORMAT, uint_option(content_format)))
         datagram = encode(CON, method, mid, token, options, payload)
         timeout_ms = self._first_timeout_ms()
         for attempt in range(MAX_RETRANSMIT + 1):
             if attempt:
                 self.retransmissions += 1
             self._sock.sendto(datagram, self._address)
-            answer = self._await(mid, token, timeout_ms)
+            answer = self._await(mid, token, timeout_ms, answer_bytes_max)
             if answer is not None:
                 return answer
             timeout_ms *= 2  # §4.2: exponential back-off
         raise NoAnswerError("no answer from the gateway")
 
-    def _await(self, mid, token, timeout_ms):
+    def _await(self, mid, token, timeout_ms, answer_bytes_max):
         """The response to (mid, token), or None when timeout_ms passes without
         an ACK. After an empty ACK, waits for the separate response."""
         deadline = self._ticks_ms() + timeout_ms
@@ -249,14 +255,14 @@ class Client:
             left = deadline - self._ticks_ms()
             if left <= 0:
                 return None
-            message = self._receive(left)
+            message = self._receive(left, answer_bytes_max)
             if message is None:
                 continue
-            if message.type == ACK and message.mid == mid and message.code == 0 and not acknowledged:
+            if message.type == _ACK and message.mid == mid and message.code == 0 and not acknowledged:
                 acknowledged = True  # §5.2.2: the response comes separately
-                deadline = self._ticks_ms() + SEPARATE_WAIT_MS
+                deadline = self._ticks_ms() + _SEPARATE_WAIT_MS
                 continue
-            if message.type == RST and message.mid == mid:
+            if message.type == _RST and message.mid == mid:
                 return Response(code(5, 0), b"reset", None)
             if message.code < 64 or message.token != token:
                 if message.type == CON:
@@ -267,15 +273,18 @@ class Client:
                 if message.mid in self._seen:
                     continue  # a retransmitted separate response we already took
                 self._remember(message.mid)
-            elif message.type != ACK or message.mid != mid:
+            elif message.type != _ACK or message.mid != mid:
                 continue
-            return Response(message.code, message.payload, message.uint(OPTION_MAX_AGE, 60))
+            return Response(message.code, message.payload, message.uint(_OPTION_MAX_AGE, 60))
 
-    def _receive(self, timeout_ms):
+    def _receive(self, timeout_ms, bytes_max):
         self._sock.settimeout(timeout_ms / 1000)
         try:
-            data, _ = self._sock.recvfrom(MESSAGE_BYTES_MAX)
-        except OSError:  # a timeout on both ports
+            if self._rx is None:
+                data = self._sock.recvfrom(bytes_max)[0]
+            else:
+                data = bytes(memoryview(self._rx)[: self._sock.recv_into(self._rx, bytes_max)])
+        except OSError:  # a timeout, on both ports
             return None
         try:
             return decode(data)
@@ -283,7 +292,7 @@ class Client:
             return None
 
     def _ack(self, mid):
-        self._sock.sendto(encode(ACK, 0, mid, b""), self._address)
+        self._sock.sendto(encode(_ACK, 0, mid, b""), self._address)
 
     def _remember(self, mid):
         self._seen.append(mid)

@@ -11,14 +11,49 @@ except ImportError:
     from firmware.storage import FlashStorage
 
 
+class VirtualPin:
+    """machine.Pin's irq(); falling() delivers one falling edge to the handler."""
+
+    IRQ_FALLING = 2
+
+    def __init__(self):
+        self._handler = None
+
+    def irq(self, handler=None, trigger=None):
+        self._handler = handler
+
+    def falling(self):
+        self._handler(self)
+
+
 class HostHal:
     dbgstat = 0  # EAT dbgstat "enabled" (RFC 9711 §4.2.9): the REPL is open on a desktop
 
-    def __init__(self, flash_dir, clock):
-        """clock: an object with time_s() and ticks_ms() (simulated time)."""
+    def __init__(self, flash_dir, clock, on_sleep=None):
+        """clock: an object with time_s() and ticks_ms() (simulated time);
+        on_sleep(hal, seconds): the simulated world between periods (it moves
+        the clock and drives the pins, e.g. a meter's pulses)."""
         self.flash_dir = flash_dir
         self.storage = FlashStorage(flash_dir)
         self._clock = clock
+        self._on_sleep = on_sleep
+        self.pins = {}  # GPIO number -> VirtualPin, for the world to drive
+        self.watchdog_feeds = 0
+
+    def pin(self, number):
+        if number not in self.pins:
+            self.pins[number] = VirtualPin()
+        return self.pins[number]
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def feed_watchdog(self):
+        self.watchdog_feeds += 1
+
+    def sleep_s(self, seconds):
+        if self._on_sleep is not None:
+            self._on_sleep(self, seconds)
 
     def read_file(self, name):
         with open(self.flash_dir + "/" + name, "rb") as f:

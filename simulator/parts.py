@@ -4,8 +4,10 @@ Portable: the same fakes run the driver tests on MicroPython."""
 
 try:
     from paymote.firmware.sensors import crc8_sensirion
+    from paymote.simulator.host_hal import VirtualPin as FakePin  # noqa: F401 - the parts' pin
 except ImportError:
     from firmware.sensors import crc8_sensirion
+    from simulator.host_hal import VirtualPin as FakePin  # noqa: F401
 
 ENODEV = 19
 
@@ -60,18 +62,3 @@ class FakeI2C:
         data = self._part(address).read(len(buffer))
         for i in range(len(buffer)):
             buffer[i] = data[i]
-
-
-class FakePin:
-    """machine.Pin's irq(); falling() delivers one falling edge to the handler."""
-
-    IRQ_FALLING = 2
-
-    def __init__(self):
-        self._handler = None
-
-    def irq(self, handler=None, trigger=None):
-        self._handler = handler
-
-    def falling(self):
-        self._handler(self)

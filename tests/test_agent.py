@@ -4,6 +4,7 @@ an offline spell caught up in one batch, and a reboot that continues from flash.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 
@@ -126,10 +127,20 @@ async def test_sub_cent_usage_is_not_signed(tmp_path):
     assert messages.minor_unit_digits(entry.currency) == 2
 
 
-async def test_the_agent_on_micropython_in_96k(tmp_path):
-    """The compiled firmware's agent attests and runs four metered periods on the MicroPython
-    interpreter with -X heapsize=96K (an ESP32 without PSRAM); the gateway records all of it."""
-    import json
+def _write_config(flash, port: int) -> None:
+    """The config.json provisioning writes."""
+    config = {
+        "gateway": f"coap://127.0.0.1:{port}",
+        "payer": "hh-7",
+        "payee": "utility",
+        "ack_timeout_ms": 300,
+    }
+    (flash / "config.json").write_text(json.dumps(config))
+
+
+async def test_the_firmware_on_micropython_in_96k(tmp_path):
+    """The firmware's entry point (board.json -> sensors -> agent) attests and runs metered
+    periods on the MicroPython interpreter with -X heapsize=96K (an ESP32 without PSRAM)."""
     import subprocess
     import sys
 
@@ -153,18 +164,11 @@ async def test_the_agent_on_micropython_in_96k(tmp_path):
             check=True,
         )
     port = free_udp_port()
+    _write_config(flash, port)
     async with running_gateway(data_dir, port=port):
         proc = await asyncio.to_thread(
             subprocess.run,
-            [
-                micropython_binary(),
-                "-X",
-                "heapsize=96K",
-                str(MPY_SCRIPTS / "agent_run.py"),
-                str(flash),
-                str(port),
-                "4",
-            ],
+            [micropython_binary(), "-X", "heapsize=96K", str(MPY_SCRIPTS / "agent_run.py"), str(flash), "5"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -172,12 +176,25 @@ async def test_the_agent_on_micropython_in_96k(tmp_path):
         )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.split()[:4] == ["queued", "0", "stopped", "None"], proc.stdout
-    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 42, 42]
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 42, 42]  # period 1 had no energy yet
     store = Store(data_dir)
     attestation = store.latest_attestation(cose.key_id(ed25519.SigningKey(seed).public))
     store.close()
     assert attestation["measurement"].hex() == json.loads((flash / "manifest.json").read_text())["digest"]
-    print(f"agent on MicroPython, 96K heap: {proc.stdout.strip()}")
+    print(f"firmware on MicroPython, 96K heap: {proc.stdout.strip()}")
+
+
+def test_main_refuses_a_board_it_cannot_run(tmp_path):
+    """A profile the firmware does not implement yet is a clear SetupError, not a crash later."""
+    import pytest
+
+    from paymote.firmware import main
+
+    firmware_build.build("rpi-pico-w", tmp_path, arch="x64")  # the distance profile
+    (tmp_path / "key.bin").write_bytes(bytes(32))
+    _write_config(tmp_path, 5683)
+    with pytest.raises(main.SetupError, match="distance"):
+        main.run(HostHal(str(tmp_path), Clock()), periods=1)
 
 
 async def test_a_clock_that_goes_back_never_stamps_into_the_past(tmp_path):

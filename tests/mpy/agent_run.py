@@ -1,6 +1,7 @@
-"""The agent on MicroPython: PERIODS metered periods against a gateway on
-127.0.0.1:PORT, from the compiled build on MICROPYPATH. Prints what is left
-queued and the free heap. Arguments: FLASH_DIR PORT PERIODS."""
+"""The firmware's entry point (firmware.main.run) on MicroPython, with the host
+HAL and a simulated meter: PERIODS periods against the gateway named in the
+board's config.json. Prints what is left queued and the free heap.
+Arguments: FLASH_DIR PERIODS."""
 
 import gc
 import sys
@@ -15,45 +16,46 @@ for name in (
     "firmware.storage",
     "firmware.outbox",
     "firmware.agent",
+    "firmware.main",
     "simulator.host_hal",
-    "simulator.parts",
 ):
     __import__(name)  # one at a time, collecting in between, as a board's boot does
     gc.collect()
 
-from firmware.agent import Agent  # noqa: E402
-from firmware.sensors import PulseMeter  # noqa: E402
+from firmware import main  # noqa: E402
 from simulator.host_hal import HostHal  # noqa: E402
-from simulator.parts import FakePin  # noqa: E402
 
-flash, port, periods = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+flash, periods = sys.argv[1], int(sys.argv[2])
+METER_PIN = 34  # esp32-devkitc's pins.pulse
 
 
 class Clock:
+    """Simulated wall time; ticks are real (CoAP timeouts) plus what the world adds."""
+
     now_s = 1764374400
+    offset_ms = 0
 
     def time_s(self):
         return self.now_s
 
     def ticks_ms(self):
-        return time.ticks_ms()
+        return time.ticks_ms() + self.offset_ms
 
 
 clock = Clock()
-pin = FakePin()
-now = [0]
-meter = PulseMeter(pin, 1000, 20, lambda: now[0], lambda a, b: a - b)
-product = {"price_minor_per_kwh": 30, "currency": "EUR", "tariff": [7, 2]}
-config = {"gateway": "coap://127.0.0.1:%d" % port, "payer": "hh-7", "payee": "utility", "ack_timeout_ms": 300}
-agent = Agent(HostHal(flash, clock), config, product, meter)
-gc.collect()
-low = gc.mem_free()
-for _ in range(periods):
+low = [gc.mem_free()]
+
+
+def world(hal, seconds):
+    """Between periods: 1.4 kWh through the meter (one pulse per Wh, 100 ms apart)."""
+    pin = hal.pin(METER_PIN)
     for _ in range(1400):
-        now[0] += 100
+        clock.offset_ms += 100
         pin.falling()
-    clock.now_s += 900
-    agent.period()
-    low = min(low, gc.mem_free())
+    clock.now_s += seconds
+    low[0] = min(low[0], gc.mem_free())
+
+
+agent = main.run(HostHal(flash, clock, world), periods)
 gc.collect()
-print("queued", len(agent.outbox), "stopped", agent.stopped, "free", gc.mem_free(), "low", low)
+print("queued", len(agent.outbox), "stopped", agent.stopped, "free", gc.mem_free(), "low", low[0])
