@@ -53,8 +53,10 @@ class Agent:
             config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
         )
         self._billed_wh = self._meter.energy_wh()  # energy before this boot is billed already
-        self._reading_wh = self._last_reading_wh()
         last = self._last_signed()
+        # The meter reading and time the last signed intent ended at: evidence
+        # and time continue across reboots.
+        self._reading_wh = 0 if last is None else last[8][2]  # evidence [kind, start, end]
         self._last_time_s = 0 if last is None else last[2]
         self._period_start_s = self._now_s()
         self.stopped = None  # the reason, once the gateway said 4.01 / 4.03
@@ -69,12 +71,6 @@ class Agent:
         names = self.outbox.names()
         data = self._hal.storage.read(names[-1] if names else "sent/last")
         return None if data is None else cbor.decode(cose.parse_sign1(data).payload)
-
-    def _last_reading_wh(self):
-        """The meter reading the last signed intent ended at, so evidence
-        continues across reboots."""
-        last = self._last_signed()
-        return 0 if last is None else last[8][2]  # evidence [kind, start, end]
 
     def _now_s(self):
         """Wall-clock time, never earlier than the last signed intent's: a board
@@ -107,13 +103,20 @@ class Agent:
             self.attest()
         now_s = self._now_s()
         used_wh = self._meter.energy_wh() - self._billed_wh
-        amount_minor = used_wh * self._product["price_minor_per_kwh"] // 1000
+        amount_minor = self._cost(self._reading_wh + used_wh) - self._cost(self._reading_wh)
         if amount_minor >= 1 and self.stopped is None:
             try:
                 self._sign(now_s, used_wh, amount_minor)
             except OutboxFull:
                 pass  # stop producing; what is queued is kept and sent first
         self.flush(now_s)
+
+    def _cost(self, reading_wh):
+        """What the meter's whole reading costs, in whole minor units. Billing
+        the difference of two such costs carries each period's sub-unit
+        remainder into the next, so over any span the total billed is exactly
+        the reading's cost: nothing lost to rounding, nothing billed twice."""
+        return reading_wh * self._product["price_minor_per_kwh"] // 1000
 
     def _sign(self, now_s, used_wh, amount_minor):
         seq = self._counter.take()

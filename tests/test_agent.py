@@ -112,8 +112,9 @@ async def test_metered_offline_batched_and_rebooted(tmp_path):
     assert ledger_command.verify(data_dir) == 0
 
 
-async def test_sub_cent_usage_is_not_signed(tmp_path):
-    """A period worth less than one minor unit signs nothing; the energy is billed later."""
+async def test_sub_cent_usage_is_carried_not_lost(tmp_path):
+    """A period worth less than one minor unit signs nothing; remainders carry into later
+    periods, so the total billed is exactly the whole reading's cost."""
     flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
     _provision(flash, data_dir)
     port = free_udp_port()
@@ -122,9 +123,17 @@ async def test_sub_cent_usage_is_not_signed(tmp_path):
         await board.period(20)  # 0.6 cents
         assert _entries(data_dir) == []
         await board.period(30)  # 50 Wh in all: 1.5 cents -> 1
-    (entry,) = _entries(data_dir)
-    assert entry.amount_minor == 1 and cbor.decode(cose.parse_sign1(entry.evidence).payload)[8] == [1, 0, 50]
-    assert messages.minor_unit_digits(entry.currency) == 2
+        for wh in (50, 17, 33, 900):  # remainders carry: 100 Wh -> 3, 150 -> 4, 1050 -> 31
+            await board.period(wh)
+    entries = _entries(data_dir)
+    assert entries[0].amount_minor == 1 and cbor.decode(cose.parse_sign1(entries[0].evidence).payload)[8] == [
+        1,
+        0,
+        50,
+    ]
+    assert messages.minor_unit_digits(entries[0].currency) == 2
+    assert [e.amount_minor for e in entries] == [1, 2, 1, 27]
+    assert sum(e.amount_minor for e in entries) == 1050 * 30 // 1000  # exactly the reading's cost
 
 
 def _write_config(flash, port: int) -> None:
