@@ -76,9 +76,16 @@ def provision(
     payee = payee or board.product.get("payee")
     if not payee:
         raise ProvisionError(f"{board_name} names no payee in its product; give --allow-payee")
+    try:  # before touching the board: its config must name accounts the registry takes
+        registry.check_accounts(payer or "dev-0000000000000000", [payee])
+    except registry.RegistryError as e:
+        raise ProvisionError(str(e)) from None
     with tempfile.TemporaryDirectory() as tmp:
         build_dir = Path(tmp) / "build"
-        manifest = firmware_build.build(board_name, build_dir, arch)
+        try:
+            manifest = firmware_build.build(board_name, build_dir, arch)
+        except firmware_build.BuildError as e:
+            raise ProvisionError(str(e)) from None
         log(
             f"built {len(manifest['files'])} files for {board_name}, measurement {manifest['digest'][:16]}..."
         )

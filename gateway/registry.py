@@ -16,6 +16,17 @@ class RegistryError(ValueError):
     """A registration the registry refuses; the message says why."""
 
 
+def check_accounts(payer: str, allowed_payees: list[str]) -> None:
+    """The account rules a registration must meet; RegistryError says which fails."""
+    for account in [payer, *allowed_payees]:
+        if not _ACCOUNT.fullmatch(account):
+            raise RegistryError(f"account {account!r}: use 1-32 of a-z 0-9 . : _ -")
+    if not allowed_payees:
+        raise RegistryError("name at least one payee the device may pay (--allow-payee)")
+    if payer in allowed_payees:
+        raise RegistryError("the payer cannot also be a payee")
+
+
 def add(
     store: Store,
     public_key: bytes,
@@ -30,13 +41,7 @@ def add(
         ed25519.check_public_key(public_key)
     except FieldError as e:
         raise RegistryError(f"public key refused: {e.problem}") from None
-    for account in [payer, *allowed_payees]:
-        if not _ACCOUNT.fullmatch(account):
-            raise RegistryError(f"account {account!r}: use 1-32 of a-z 0-9 . : _ -")
-    if not allowed_payees:
-        raise RegistryError("name at least one payee the device may pay (--allow-payee)")
-    if payer in allowed_payees:
-        raise RegistryError("the payer cannot also be a payee")
+    check_accounts(payer, allowed_payees)
     for name, limit in (("--max-amount", max_amount_minor), ("--max-daily", max_daily_minor)):
         if limit is not None and limit < 1:
             raise RegistryError(f"{name} must be a positive number of minor units")

@@ -130,10 +130,16 @@ def test_a_port_with_no_board_registers_nothing(tmp_path, capsys):
     store.close()
 
 
-def test_bad_port_and_bad_gateway_are_refused_before_anything_happens(tmp_path, capsys):
-    """A port that does not exist, or a gateway that is not coap://HOST:PORT: a clear error."""
+def test_bad_port_gateway_or_accounts_are_refused_before_anything_happens(tmp_path, capsys):
+    """A port that does not exist, a gateway that is not coap://HOST:PORT, an account the
+    registry would refuse, an unknown architecture: a clear error, the board untouched."""
     args = ["provision", "--board", "esp32-devkitc", "--data", str(tmp_path), "--arch", "x64"]
     assert main([*args, "--port", "/dev/nonexistent-tty", "--gateway", "coap://127.0.0.1:5683"]) == 1
     assert "cannot open /dev/nonexistent-tty" in capsys.readouterr().err
     assert main([*args, "--port", "/dev/null", "--gateway", "http://example"]) == 1
     assert "coap://HOST:PORT" in capsys.readouterr().err
+    ok_gateway = ["--port", "/dev/null", "--gateway", "coap://127.0.0.1:5683"]
+    assert main([*args, *ok_gateway, "--payer", "Household 17"]) == 1
+    assert "account 'Household 17'" in capsys.readouterr().err
+    assert main([*args[:-1], "no-such-arch", *ok_gateway]) == 1
+    assert "mpy-cross -march=no-such-arch" in capsys.readouterr().err
