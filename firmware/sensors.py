@@ -79,3 +79,21 @@ class PulseMeter:
     def energy_wh(self):
         """Energy counted since start, in Wh (whole Wh, rounded down)."""
         return self.pulses * 1000 // self._pulses_per_kwh
+
+
+class SoilProbe:
+    """A capacitive soil-moisture probe on an ADC pin, calibrated with its
+    reading in air (dry_raw) and in water (wet_raw); wetter reads lower."""
+
+    def __init__(self, adc, dry_raw, wet_raw):
+        if wet_raw >= dry_raw:
+            raise ValueError("wet_raw must be below dry_raw")
+        self._adc = adc
+        self._dry = dry_raw
+        self._wet = wet_raw
+
+    def moisture_centi(self):
+        """Volumetric moisture as 0.01 % of the calibrated range, 0..10000."""
+        raw = self._adc.read_u16()
+        share = (self._dry - raw) * 10000 // (self._dry - self._wet)
+        return 0 if share < 0 else 10000 if share > 10000 else share

@@ -62,3 +62,13 @@ class FakeI2C:
         data = self._part(address).read(len(buffer))
         for i in range(len(buffer)):
             buffer[i] = data[i]
+
+
+class FakeADC:
+    """machine.ADC's read_u16(), returning whatever the world set in raw."""
+
+    def __init__(self, raw=0):
+        self.raw = raw
+
+    def read_u16(self):
+        return self.raw

@@ -60,3 +60,15 @@ def test_same_results_on_micropython():
     out = run_micropython(script)
     assert out == run_cpython(script)
     assert "sht31 (2150, 4000)" in out and "pulses 4 bounces 4 wh 4" in out
+    assert "soil 36500 5000" in out
+
+
+def test_soil_probe_maps_its_calibration_to_percent():
+    """Dry reads 0 %, wet 100 %, halfway 50 %; readings beyond the calibration are clamped."""
+    adc = parts.FakeADC()
+    probe = sensors.SoilProbe(adc, dry_raw=52000, wet_raw=21000)
+    for raw, expected in ((52000, 0), (21000, 10000), (36500, 5000), (65535, 0), (0, 10000)):
+        adc.raw = raw
+        assert probe.moisture_centi() == expected
+    with pytest.raises(ValueError):
+        sensors.SoilProbe(adc, dry_raw=100, wet_raw=200)

@@ -29,3 +29,8 @@ for t in (0, 5, 12, 100, 103, 250, 260, 400):  # ms: bounces at 5, 12, 103 and 2
     now[0] = t
     pin.falling()
 print("pulses", meter.pulses, "bounces", meter.bounces, "wh", meter.energy_wh())
+
+probe = sensors.SoilProbe(parts.FakeADC(), dry_raw=52000, wet_raw=21000)
+for raw in (60000, 52000, 36500, 21000, 100):
+    probe._adc.raw = raw
+    print("soil", raw, probe.moisture_centi())
