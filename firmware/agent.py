@@ -9,6 +9,7 @@ replaces the HAL and nothing else. The HAL gives:
     hal.ticks_ms(), hal.random_bytes(n)
     hal.udp_socket(), hal.resolve(host, port)
     hal.dbgstat          the EAT debug status (RFC 9711 §4.2.9) the board reports
+    hal.i2c(), hal.sleep_ms(ms)  (firmware/main.py, for the I2C sensors)
 
 This module holds the energy profile (an S0 meter priced per kWh); the other
 profiles follow the same shape.
@@ -28,20 +29,30 @@ except ImportError:  # on a board
     from firmware.outbox import Outbox, OutboxFull
 
 BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
+PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 VERDICTS_BYTES_MAX = const(4096)
 
 
 class Agent:
-    def __init__(self, hal, config, product, meter):
+    def __init__(self, hal, config, product, meter, climate=None):
         """config: the board's config.json; product: the board definition's
-        [product]; meter: a PulseMeter (energy_wh())."""
+        [product]; meter: a PulseMeter (energy_wh()); climate: an SHT31 or None."""
         self._hal = hal
         self._product = product
         self._meter = meter
+        self._climate = climate
         self._counter = SequenceCounter(hal.storage)
         self.outbox = Outbox(hal.storage)
+        # Reading batches: their own queue, numbers and receipts, apart from the intents' chain.
+        self._batch_counter = SequenceCounter(hal.storage, name="batch.reserved")
+        self.readings = Outbox(hal.storage, folder="readings", tag="r")
+        self._records = []  # this batch's SenML records, in RAM until the batch is signed
+        self._sampled_periods = 0
+        self._periods_per_batch = config.get("periods_per_batch", PERIODS_PER_BATCH)
+        self.sensor_errors = 0
         self._key = ed25519.SigningKey(hal.read_file("key.bin"))
         self._kid = cose.key_id(self._key.public)
+        self._kid_hex = self._kid.hex()
         self._payer = config["payer"]
         self._payee = config["payee"]
         host, port = config["gateway"][len("coap://") :].rstrip("/").rsplit(":", 1)
@@ -109,6 +120,7 @@ class Agent:
                 self._sign(now_s, used_wh, amount_minor)
             except OutboxFull:
                 pass  # stop producing; what is queued is kept and sent first
+        self._sample(now_s, self._reading_wh + self._meter.energy_wh() - self._billed_wh)
         self.flush(now_s)
 
     def _cost(self, reading_wh):
@@ -137,8 +149,58 @@ class Agent:
         self._reading_wh += used_wh
         self._period_start_s = self._last_time_s = now_s
 
+    def _sample(self, now_s, reading_wh):
+        """Record this period's readings (SenML, RFC 8428); every few periods,
+        sign them as one reading batch. A sensor that fails skips its sample."""
+        if not self._records:
+            self._records_start_s = now_s
+        t = now_s - self._records_start_s  # relative to the batch's base time
+        self._records.append(messages.senml("energy", "Wh", reading_wh, t))
+        if self._climate is not None:
+            try:
+                celsius_centi, rh_centi = self._climate.measure()
+            except OSError:  # SensorError: the part did not answer or failed its CRC
+                self.sensor_errors += 1
+            else:
+                self._records.append(
+                    messages.senml("temp", "Cel", cbor.float_from_decimal(celsius_centi, -2), t)
+                )
+                self._records.append(
+                    messages.senml("humidity", "%RH", cbor.float_from_decimal(rh_centi, -2), t)
+                )
+        self._sampled_periods += 1
+        if self._sampled_periods < self._periods_per_batch or self.stopped is not None:
+            return
+        self._records[0][messages.SENML_BASE_NAME] = self._kid_hex + ":"
+        self._records[0][messages.SENML_BASE_TIME] = self._records_start_s
+        seq = self._batch_counter.take()
+        payload = messages.reading_batch_payload(seq=seq, time_s=now_s, records=self._records)
+        try:
+            self.readings.put(seq, cose.sign1(payload, self._key, self._kid))
+        except OutboxFull:
+            pass  # samples are data, not money: the oldest batch's samples are kept, these dropped
+        self._records = []
+        self._sampled_periods = 0
+
     def flush(self, now_s):
-        """Send the queue oldest first: one intent alone, several as a batch."""
+        """Send the queues oldest first: intents (one alone, several as a batch),
+        then reading batches."""
+        self._flush_intents(now_s)
+        while self.stopped is None and now_s >= self.wait_until_s:
+            queued = self.readings.oldest(1)
+            if not queued:
+                return
+            name, message = queued[0]
+            try:
+                response = self._client.request(coap.POST, "r", message, cose.CONTENT_FORMAT_SIGN1)
+            except coap.NoAnswerError:
+                return
+            if not self._apply(
+                self.readings, name, response.code, response.payload, response.max_age_s, now_s
+            ):
+                return
+
+    def _flush_intents(self, now_s):
         while self.stopped is None and now_s >= self.wait_until_s:
             queued = self.outbox.oldest(BATCH_INTENTS_MAX)
             if not queued:
@@ -148,7 +210,7 @@ class Agent:
             except coap.NoAnswerError:
                 return  # offline: everything stays queued for the next period
             for (name, _), (code_, detail, max_age_s) in zip(queued, verdicts):
-                if not self._apply(name, code_, detail, max_age_s, now_s):
+                if not self._apply(self.outbox, name, code_, detail, max_age_s, now_s):
                     return
 
     def _send(self, queued):
@@ -165,14 +227,14 @@ class Agent:
         items = cbor.decode(response.payload, size_max=VERDICTS_BYTES_MAX)
         return [(item[0], item[1], item[2] if len(item) > 2 else 60) for item in items]
 
-    def _apply(self, name, code_, detail, max_age_s, now_s):
+    def _apply(self, outbox, name, code_, detail, max_age_s, now_s):
         """Follow the rule for one answer; False stops this flush."""
         action = coap.action_for(code_)
         if action == coap.DONE:
-            self.outbox.done(name, bytes(detail))
+            outbox.done(name, bytes(detail))
             return True
         if action == coap.DEAD_LETTER:
-            self.outbox.dead_letter(name, "%s %s" % (coap.dotted(code_), _text(detail)))
+            outbox.dead_letter(name, "%s %s" % (coap.dotted(code_), _text(detail)))
             return True
         if action == coap.STOP:
             self.stopped = "%s %s" % (coap.dotted(code_), _text(detail))

@@ -17,10 +17,12 @@ _NAME = "seq.reserved"
 
 
 class SequenceCounter:
-    def __init__(self, storage, block=BLOCK):
+    def __init__(self, storage, block=BLOCK, name=_NAME):
+        """name: where the reservation is kept (one counter per message kind)."""
         self._storage = storage
         self._block = block
-        stored = storage.read(_NAME)
+        self._name = name
+        stored = storage.read(name)
         self._reserved = int.from_bytes(stored, "big") if stored else 0
         self._next = self._reserved + 1  # skip what the last boot may have used
 
@@ -28,7 +30,7 @@ class SequenceCounter:
         """The next sequence number, never handed out before on this flash."""
         if self._next > self._reserved:
             self._reserved = self._next + self._block - 1
-            self._storage.write(_NAME, self._reserved.to_bytes(4, "big"))
+            self._storage.write(self._name, self._reserved.to_bytes(4, "big"))
         seq = self._next
         self._next += 1
         return seq

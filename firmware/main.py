@@ -7,10 +7,10 @@ import json
 
 try:
     from paymote.firmware.agent import Agent
-    from paymote.firmware.sensors import PulseMeter
+    from paymote.firmware.sensors import SHT31, PulseMeter
 except ImportError:
     from firmware.agent import Agent
-    from firmware.sensors import PulseMeter
+    from firmware.sensors import SHT31, PulseMeter
 
 
 class SetupError(ValueError):
@@ -32,6 +32,16 @@ def meter_for(hal, board):
     raise SetupError("the board has no pulse meter")
 
 
+def climate_for(hal, board):
+    """The board's SHT31 on the HAL's I2C bus, or None if it has none."""
+    for sensor in board["sensors"]:
+        if sensor["kind"] == "sht31":
+            bus = hal.i2c()
+            if bus is not None:
+                return SHT31(bus, hal.sleep_ms, sensor["address"])
+    return None
+
+
 def run(hal, periods=None):
     """Boot and run; periods bounds the loop (None: forever, as on a board).
     Returns the agent (for the simulator's checks)."""
@@ -40,7 +50,7 @@ def run(hal, periods=None):
     product = board["product"]
     if product["profile"] != "energy":
         raise SetupError("profile %s is not built yet" % product["profile"])
-    agent = Agent(hal, config, product, meter_for(hal, board))
+    agent = Agent(hal, config, product, meter_for(hal, board), climate_for(hal, board))
     board = config = None  # the agent keeps what it needs; a board's heap is small
     done = 0
     while periods is None or done < periods:

@@ -24,22 +24,29 @@ class OutboxFull(Exception):  # noqa: N818 - a condition the agent reports, not 
 
 
 class Outbox:
-    def __init__(self, storage, capacity=CAPACITY):
+    def __init__(self, storage, capacity=CAPACITY, folder="outbox", tag=""):
+        """folder holds this kind's queue; tag keeps its receipts, dead letters
+        and last sent record apart from another kind's (intents use none)."""
         self._storage = storage
         self._capacity = capacity
+        self._folder = folder
+        self._tag = tag
+        self._last = _LAST + ("-" + tag if tag else "")
         self._recover()
 
     def _recover(self):
         """After a power cut between storing a receipt and moving the record,
         finish the move: the receipt proves the gateway has the message."""
-        for name in self._storage.names("outbox"):
-            key = name.split("/")[1]
-            if self._storage.read("receipts/" + key) is not None:
-                self._storage.rename(name, _LAST)
+        for name in self._storage.names(self._folder):
+            if self._storage.read("receipts/" + self._key(name)) is not None:
+                self._storage.rename(name, self._last)
+
+    def _key(self, name):
+        return self._tag + name.split("/")[1]
 
     def names(self):
         """Queued record names, oldest first."""
-        return self._storage.names("outbox")
+        return self._storage.names(self._folder)
 
     def __len__(self):
         return len(self.names())
@@ -48,7 +55,7 @@ class Outbox:
         """Queue a signed message under its sequence number."""
         if len(self) >= self._capacity:
             raise OutboxFull("outbox holds %d messages" % self._capacity)
-        self._storage.write("outbox/%010d" % seq, message)
+        self._storage.write("%s/%010d" % (self._folder, seq), message)
 
     def oldest(self, count=1):
         """Up to count (name, message) pairs, oldest first, to send as one batch."""
@@ -56,17 +63,17 @@ class Outbox:
 
     def done(self, name, receipt):
         """The gateway answered 2.01/2.04: keep the receipt, retire the message."""
-        self._storage.write("receipts/" + name.split("/")[1], receipt)
-        self._storage.rename(name, _LAST)
+        self._storage.write("receipts/" + self._key(name), receipt)
+        self._storage.rename(name, self._last)
 
     def dead_letter(self, name, reason):
         """The gateway refused it for good (4.00/4.09): keep it with the reason.
         If it is the newest message it stays the chain head: the next message
         was, or will be, signed after it."""
-        key = name.split("/")[1]
+        key = self._key(name)
         names = self.names()
         if names and names[-1] == name:
-            self._storage.write(_LAST, self._storage.read(name))
+            self._storage.write(self._last, self._storage.read(name))
         self._storage.write("dead/" + key + ".why", reason.encode())
         self._storage.rename(name, "dead/" + key)
 
@@ -74,5 +81,5 @@ class Outbox:
         """The prev hash for the next message: the chain hash of the newest
         signed message on flash (queued, else retired), else genesis."""
         names = self.names()
-        data = self._storage.read(names[-1] if names else _LAST)
+        data = self._storage.read(names[-1] if names else self._last)
         return messages.GENESIS_HASH if data is None else messages.chain_hash(data)

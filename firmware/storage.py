@@ -39,7 +39,7 @@ class FlashStorage:
         self.root = root
         self.writes = 0
         self._cut_after = cut_after
-        for folder in ("", "/outbox", "/sent", "/receipts", "/dead"):
+        for folder in ("", "/outbox", "/readings", "/sent", "/receipts", "/dead"):
             try:
                 os.mkdir(root + folder)
             except OSError:

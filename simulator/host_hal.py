@@ -38,6 +38,7 @@ class HostHal:
         self._clock = clock
         self._on_sleep = on_sleep
         self.pins = {}  # GPIO number -> VirtualPin, for the world to drive
+        self.i2c_bus = None  # the world's I2C parts (simulator.parts.FakeI2C), if any
         self.watchdog_feeds = 0
 
     def pin(self, number):
@@ -47,6 +48,13 @@ class HostHal:
 
     def ticks_diff(self, a, b):
         return a - b
+
+    def i2c(self):
+        """The board's I2C bus: the world's parts (a FakeI2C), or None."""
+        return self.i2c_bus
+
+    def sleep_ms(self, ms):
+        pass  # simulated time: the parts answer at once
 
     def feed_watchdog(self):
         self.watchdog_feeds += 1

@@ -38,7 +38,7 @@ class Clock:
 class Board:
     """A flash folder with a key, a meter on a fake pin, and the agent."""
 
-    def __init__(self, flash, gateway_port: int, clock: Clock) -> None:
+    def __init__(self, flash, gateway_port: int, clock: Clock, climate=None) -> None:
         self.clock, self.now_ms = clock, 0
         self.pin = FakePin()
         self.meter = PulseMeter(self.pin, 1000, 20, lambda: self.now_ms, lambda a, b: a - b)
@@ -48,7 +48,7 @@ class Board:
             "payee": "utility",
             "ack_timeout_ms": 40,
         }
-        self.agent = Agent(HostHal(str(flash), clock), config, PRODUCT, self.meter)
+        self.agent = Agent(HostHal(str(flash), clock), config, PRODUCT, self.meter, climate)
 
     def use_wh(self, wh: int) -> None:
         """wh pulses, 100 ms apart (the meter's S0 output at 1,000 pulses/kWh)."""
@@ -261,3 +261,33 @@ def test_a_changed_file_changes_the_measurement(tmp_path):
     target = tmp_path / "lib" / "firmware" / "coap.mpy"
     target.write_bytes(target.read_bytes() + b"\x00")
     assert attest.measure(opener) != before
+
+
+async def test_readings_become_signed_senml_batches(tmp_path):
+    """Each period's meter reading, temperature and humidity go into a reading batch every
+    four periods; a sensor that NACKs skips its samples; the gateway stores the time series."""
+    from paymote.firmware.sensors import SHT31
+    from paymote.simulator.parts import FakeI2C, FakeSHT31
+
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    seed = _provision(flash, data_dir)
+    part = FakeSHT31(celsius_centi=2150, rh_centi=4000)
+    port = free_udp_port()
+    clock = Clock()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, clock, SHT31(FakeI2C(part), lambda ms: None))
+        for period in range(4):
+            part.nack = period == 2
+            await board.period(1000)
+    assert board.agent.sensor_errors == 1 and len(board.agent.readings) == 0
+    store = Store(data_dir)
+    samples = store.samples(cose.key_id(ed25519.SigningKey(seed).public))
+    store.close()
+    kid = cose.key_id(ed25519.SigningKey(seed).public).hex()
+    start = 1764374400 + 900
+    energy = [(v, t) for n, u, v, t in samples if n == f"{kid}:energy"]
+    temps = [(v, t) for n, u, v, t in samples if n == f"{kid}:temp"]
+    assert energy == [(1000.0, start), (2000.0, start + 900), (3000.0, start + 1800), (4000.0, start + 2700)]
+    assert temps == [(21.5, start), (21.5, start + 900), (21.5, start + 2700)]  # period 3 NACKed
+    assert {u for n, u, v, t in samples if n.endswith("humidity")} == {"%RH"}
+    assert (flash / "receipts" / "r0000000001").exists()
