@@ -4,7 +4,6 @@ file, the key and the problem."""
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +14,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from paymote.crypto.messages import minor_unit_digits
+from paymote.crypto.messages import is_account, minor_unit_digits
 
 BOARDS_DIR = Path(__file__).resolve().parent
 MCUS = {"esp32", "esp32s3", "rp2040", "rp2350"}
 MPY_ARCHS = {"xtensawin", "armv6m", "armv7m", "armv7emsp", "x64"}  # mpy-cross -march
 NETWORKS = {"wifi", "ethernet", "lte"}
 GPIO_MAX = 48
-_ACCOUNT = re.compile(r"[a-z0-9.:_-]{1,32}")
 
 # Sensor kinds: their keys (besides "kind") and the product profiles they serve.
 SENSOR_KEYS = {
@@ -220,7 +218,7 @@ class _Checker:
             return dict(product)
         self.only(product, {"profile", "interval_s", "payee", "currency", "tariff", price_key}, "product.")
         payee = self.text(product, "product.payee")
-        if not _ACCOUNT.fullmatch(payee):
+        if not is_account(payee):
             self.fail("product.payee", "1-32 of a-z 0-9 . : _ -")
         if minor_unit_digits(self._get(product, "product.currency")) is None:
             self.fail("product.currency", "not an accepted ISO 4217 code")

@@ -149,11 +149,21 @@ def _text(value, name, high):
     return value
 
 
-def _account(value, name):
-    _text(value, name, ACCOUNT_BYTES_MAX)
+def is_account(value):
+    """Whether value is an account name: 1..32 of a-z 0-9 . : _ - (the one
+    definition; the registry and the board definitions use it too)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= ACCOUNT_BYTES_MAX:
+        return False
     for ch in value:
         if ch not in _ACCOUNT_CHARS:
-            raise FieldError(name, "allowed characters are a-z 0-9 . : _ -")
+            return False
+    return True
+
+
+def _account(value, name):
+    _text(value, name, ACCOUNT_BYTES_MAX)
+    if not is_account(value):
+        raise FieldError(name, "allowed characters are a-z 0-9 . : _ -")
     return value
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from paymote.crypto import cose, ed25519, messages
 from paymote.crypto.errors import FieldError
 from paymote.gateway.store import Device, Store
-
-_ACCOUNT = re.compile(r"[a-z0-9.:_-]{1,32}")
 
 
 class RegistryError(ValueError):
@@ -19,7 +16,7 @@ class RegistryError(ValueError):
 def check_accounts(payer: str, allowed_payees: list[str]) -> None:
     """The account rules a registration must meet; RegistryError says which fails."""
     for account in [payer, *allowed_payees]:
-        if not _ACCOUNT.fullmatch(account):
+        if not messages.is_account(account):
             raise RegistryError(f"account {account!r}: use 1-32 of a-z 0-9 . : _ -")
     if not allowed_payees:
         raise RegistryError("name at least one payee the device may pay (--allow-payee)")
