@@ -15,7 +15,6 @@ except ImportError:  # on a board
 
 _VERSION = const(1)
 CON = const(0)
-_NON = const(1)
 _ACK = const(2)
 _RST = const(3)
 GET = const(1)
@@ -23,8 +22,6 @@ POST = const(2)
 _OPTION_URI_PATH = const(11)
 _OPTION_CONTENT_FORMAT = const(12)
 _OPTION_MAX_AGE = const(14)
-_OPTION_BLOCK1 = const(27)
-_OPTION_SIZE1 = const(60)
 _TOKEN_BYTES = const(4)
 MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
 ANSWER_BYTES_MAX = const(320)  # a receipt (at most 192) or a short diagnostic, with the CoAP header

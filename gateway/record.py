@@ -62,14 +62,17 @@ def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Inte
         return device
     store = ctx.store
     message_hash = messages.chain_hash(message)
+    # Entries and refusals are written only together with advancing the chain
+    # head, so a number past the head has neither: the common case reads nothing.
+    seen = parsed.seq <= device.last_seq
     decision = sequence.check(
         device,
         parsed.seq,
         parsed.prev,
         message,
         message_hash,
-        store.entry_by_seq(device_id, parsed.seq),
-        store.refusal(device_id, parsed.seq),
+        store.entry_by_seq(device_id, parsed.seq) if seen else None,
+        store.refusal(device_id, parsed.seq) if seen else None,
     )
     if isinstance(decision, Conflict):
         store.flag_device(device_id, f"possible cloned key: {decision.reason}")

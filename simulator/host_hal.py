@@ -64,7 +64,7 @@ class HostHal:
             self._on_sleep(self, seconds)
 
     def read_file(self, name):
-        with open(self.flash_dir + "/" + name, "rb") as f:
+        with self.open_file(name) as f:
             return f.read()
 
     def open_file(self, name):

@@ -79,7 +79,6 @@ def test_power_cut_after_every_write_step(tmp_path):
         assert first.returncode == POWER_CUT_EXIT, f"cut {cut}: {first.stderr}"
         second = _run(root, "none")
         assert second.returncode == 0, f"cut {cut}: {second.stderr}"
-        seqs = _check_gateway_log(root)
-        assert seqs == sorted(set(seqs)) and seqs[0] >= 1
+        _check_gateway_log(root)  # one version per number, a linear chain, TARGET intents
         cut += 1
     assert cut > 5 * TARGET, "the workload should have been cut at every one of its steps"
