@@ -33,8 +33,8 @@ EXPORT_FIELDS = tuple(_entry_json(Entry(0, "", b"", 0, "", "", 0, "", 0, 0, b"",
 
 
 def balances(data_dir: Path, as_json: bool) -> int:
-    store = Store(data_dir)
-    rows = [{"account": a, "currency": c, "balance_minor": b} for a, c, b in store.balances()]
+    with Store(data_dir) as store:
+        rows = [{"account": a, "currency": c, "balance_minor": b} for a, c, b in store.balances()]
     if as_json:
         print(json.dumps(rows))
     else:
@@ -44,43 +44,44 @@ def balances(data_dir: Path, as_json: bool) -> int:
 
 
 def show(data_dir: Path, as_json: bool) -> int:
-    store = Store(data_dir)
-    if as_json:
-        print(json.dumps([_entry_json(e) for e in store.entries()]))
-        return 0
-    for e in store.entries():
-        print(
-            f"{e.position:>6} {e.transfer_id:26} {e.debit:>16} -> {e.credit:16} "
-            f"{e.amount_minor:>10} {e.currency}  {e.entry_hash.hex()[:16]}"
-        )
+    with Store(data_dir) as store:
+        if as_json:
+            print(json.dumps([_entry_json(e) for e in store.entries()]))
+            return 0
+        for e in store.entries():
+            print(
+                f"{e.position:>6} {e.transfer_id:26} {e.debit:>16} -> {e.credit:16} "
+                f"{e.amount_minor:>10} {e.currency}  {e.entry_hash.hex()[:16]}"
+            )
     return 0
 
 
 def export(data_dir: Path, fmt: str) -> int:
-    store = Store(data_dir)
-    if fmt == "jsonl":
+    with Store(data_dir) as store:
+        if fmt == "jsonl":
+            for entry in store.entries():
+                print(json.dumps(_entry_json(entry)))
+            return 0
+        writer = csv.writer(sys.stdout)
+        writer.writerow(EXPORT_FIELDS)
         for entry in store.entries():
-            print(json.dumps(_entry_json(entry)))
-        return 0
-    writer = csv.writer(sys.stdout)
-    writer.writerow(EXPORT_FIELDS)
-    for entry in store.entries():
-        writer.writerow(_entry_json(entry).values())
+            writer.writerow(_entry_json(entry).values())
     return 0
 
 
 def verify(data_dir: Path) -> int:
-    store = Store(data_dir)
     key_path = data_dir / keys.KEY_FILE
     if not key_path.exists():
         print(f"paymote ledger verify: no gateway key in {data_dir}", file=sys.stderr)
         return 2
     gateway = keys.load(key_path)
     gateway_keys = {gateway.kid: authenticate.Ed25519Key(gateway.public)}
-    device_keys = {d.device_id: authenticate.Ed25519Key(d.public_key) for d in store.devices()}
-    problem = ledger.verify(store, device_keys, gateway_keys)
+    with Store(data_dir) as store:
+        device_keys = {d.device_id: authenticate.Ed25519Key(d.public_key) for d in store.devices()}
+        problem = ledger.verify(store, device_keys, gateway_keys)
+        count = store.entry_count()
     if problem is not None:
         print(f"ledger verify: FAILED at {problem}")
         return 1
-    print(f"ledger verify: ok, {store.entry_count()} entries, chain, signatures and balances check")
+    print(f"ledger verify: ok, {count} entries, chain, signatures and balances check")
     return 0
