@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from paymote.gateway import authenticate, keys, ledger
-from paymote.gateway.store import Entry, Store
+from paymote.gateway.store import DB_NAME, Entry, Store
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
@@ -32,7 +32,18 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
 EXPORT_FIELDS = tuple(_entry_json(Entry(0, "", b"", 0, "", "", 0, "", 0, 0, b"", b"", b"")))
 
 
+def _missing(data_dir: Path) -> bool:
+    """Ledger commands read a ledger; they never create one where --data points
+    (a mistyped path must not look like an empty ledger)."""
+    if (data_dir / DB_NAME).exists():
+        return False
+    print(f"paymote ledger: no ledger in {data_dir}", file=sys.stderr)
+    return True
+
+
 def balances(data_dir: Path, as_json: bool) -> int:
+    if _missing(data_dir):
+        return 2
     with Store(data_dir) as store:
         rows = [{"account": a, "currency": c, "balance_minor": b} for a, c, b in store.balances()]
     if as_json:
@@ -44,6 +55,8 @@ def balances(data_dir: Path, as_json: bool) -> int:
 
 
 def show(data_dir: Path, as_json: bool) -> int:
+    if _missing(data_dir):
+        return 2
     with Store(data_dir) as store:
         if as_json:
             print(json.dumps([_entry_json(e) for e in store.entries()]))
@@ -57,6 +70,8 @@ def show(data_dir: Path, as_json: bool) -> int:
 
 
 def export(data_dir: Path, fmt: str) -> int:
+    if _missing(data_dir):
+        return 2
     with Store(data_dir) as store:
         if fmt == "jsonl":
             for entry in store.entries():
@@ -70,6 +85,8 @@ def export(data_dir: Path, fmt: str) -> int:
 
 
 def verify(data_dir: Path) -> int:
+    if _missing(data_dir):
+        return 2
     key_path = data_dir / keys.KEY_FILE
     if not key_path.exists():
         print(f"paymote ledger verify: no gateway key in {data_dir}", file=sys.stderr)

@@ -118,3 +118,12 @@ async def test_export_formats(ledger_dir, capsys):
     assert main(["ledger", "export", "--data", str(ledger_dir), "--format", "csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("position,id,device_id") and len(rows) == 6
+
+
+@pytest.mark.parametrize("command", [["balances", "--json"], ["show"], ["verify"], ["export"]])
+def test_ledger_commands_never_create_a_ledger(tmp_path, capsys, command):
+    """A --data path with no ledger is an error (exit 2), and nothing is created there."""
+    missing = tmp_path / "typo"
+    assert main(["ledger", command[0], "--data", str(missing), *command[1:]]) == 2
+    assert "no ledger in" in capsys.readouterr().err
+    assert not missing.exists()
