@@ -40,6 +40,13 @@ print(coap.dotted(client.request(coap.POST, 'i', message, 18).code))
 """
 
 
+async def _provision(board, board_name, gateway, data_dir):
+    """`provision.provision` for a compiled x64 build, quietly, off the event loop."""
+    return await asyncio.to_thread(
+        provision.provision, board.port, board_name, gateway, data_dir, arch="x64", log=lambda message: None
+    )
+
+
 async def test_provision_then_the_first_intent_is_accepted(tmp_path):
     """Files checked on the board, the key made there and never sent, the device registered,
     and its first signed intent gets 2.01 from the gateway."""
@@ -47,14 +54,8 @@ async def test_provision_then_the_first_intent_is_accepted(tmp_path):
     flash = tmp_path / "flash"
     async with running_gateway(data_dir) as gateway:
         with VirtualBoard(flash) as board:
-            device, transcript = await asyncio.to_thread(
-                provision.provision,
-                board.port,
-                "esp32-devkitc",
-                f"coap://127.0.0.1:{gateway.port}",
-                data_dir,
-                arch="x64",
-                log=lambda message: None,
+            device, transcript = await _provision(
+                board, "esp32-devkitc", f"coap://127.0.0.1:{gateway.port}", data_dir
             )
             repl = RawRepl(board.port)
             await asyncio.to_thread(repl.enter)
@@ -77,25 +78,9 @@ async def test_reprovisioning_keeps_the_key_and_registers_nothing_twice(tmp_path
     """A second run finds the board's key and stops at registration, naming why."""
     data_dir, flash = tmp_path / "gateway", tmp_path / "flash"
     with VirtualBoard(flash) as board:
-        first, _ = await asyncio.to_thread(
-            provision.provision,
-            board.port,
-            "rpi-pico-w",
-            "coap://127.0.0.1:5683",
-            data_dir,
-            arch="x64",
-            log=lambda message: None,
-        )
+        first, _ = await _provision(board, "rpi-pico-w", "coap://127.0.0.1:5683", data_dir)
         with pytest.raises(provision.ProvisionError, match="already registered"):
-            await asyncio.to_thread(
-                provision.provision,
-                board.port,
-                "rpi-pico-w",
-                "coap://127.0.0.1:5683",
-                data_dir,
-                arch="x64",
-                log=lambda message: None,
-            )
+            await _provision(board, "rpi-pico-w", "coap://127.0.0.1:5683", data_dir)
     store = Store(data_dir)
     assert [d.public_key for d in store.devices()] == [first.public_key]
     store.close()
