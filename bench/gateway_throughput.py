@@ -123,11 +123,8 @@ def lazily(devices: list[BenchDevice]) -> list[Iterator[bytes]]:
 
 
 def entries(data_dir: Path) -> int:
-    store = Store(data_dir)
-    try:
+    with Store(data_dir) as store:
         return store.entry_count()
-    finally:
-        store.close()
 
 
 def rss_mb(pid: int) -> float:

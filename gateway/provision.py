@@ -107,13 +107,11 @@ def provision(
     except FieldError as e:
         raise ProvisionError(f"the board's public key is refused: {e}") from None
     device_id = cose.key_id(public)
-    store = Store(data_dir)
     try:
-        device = registry.add(store, public, payer, [payee], int(time.time()), board=board_name)
+        with Store(data_dir) as store:
+            device = registry.add(store, public, payer, [payee], int(time.time()), board=board_name)
     except registry.RegistryError as e:
         raise ProvisionError(f"registration refused: {e}") from None
-    finally:
-        store.close()
     log(f"registered device {device_id.hex()} (public key {public.hex()})")
     return device, bytes(repl.transcript)
 

@@ -79,11 +79,8 @@ class Device:
         return cose.sign1(payload, self.key, self.kid)
 
     def register(self, data_dir: Path, **limits) -> None:
-        store = Store(data_dir)
-        try:
+        with Store(data_dir) as store:
             registry.add(store, self.key.public, self.payer, [self.payee], int(time.time()), **limits)
-        finally:
-            store.close()
 
 
 def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) -> subprocess.Popen:

@@ -75,11 +75,8 @@ def _provision(flash, data_dir) -> bytes:
 
 
 def _entries(data_dir):
-    store = Store(data_dir)
-    try:
+    with Store(data_dir) as store:
         return list(store.entries())
-    finally:
-        store.close()
 
 
 async def test_metered_offline_batched_and_rebooted(tmp_path):

@@ -19,11 +19,8 @@ def _gateway_keys(data_dir):
 
 
 def _ledger(data_dir):
-    store = Store(data_dir)
-    try:
+    with Store(data_dir) as store:
         return list(store.entries()), store.balances(), store.devices()
-    finally:
-        store.close()
 
 
 async def test_accepted_intent_gets_a_receipt_and_one_entry(tmp_path):
