@@ -11,8 +11,9 @@ replaces the HAL and nothing else. The HAL gives:
     hal.dbgstat          the EAT debug status (RFC 9711 §4.2.9) the board reports
     hal.i2c(), hal.sleep_ms(ms)  (firmware/main.py, for the I2C sensors)
 
-This module holds the energy profile (an S0 meter priced per kWh); the other
-profiles follow the same shape.
+What is billed comes from the board's profile object (MeteredBilling here for
+energy and distance; firmware/profiles.py for deliveries and soil): the agent
+asks it for charges, signs them and tells it what was signed.
 """
 
 try:  # CPython, installed: one copy of each module
@@ -33,13 +34,54 @@ PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one readin
 VERDICTS_BYTES_MAX = const(4096)
 
 
+class MeteredBilling:
+    """A cumulative meter priced per 1,000 of its units: Wh at a price per kWh,
+    metres at a price per km. read() is what the meter counted since boot."""
+
+    def __init__(self, read, price_minor_per_1000, evidence_kind, name, unit):
+        self._read = read
+        self._price = price_minor_per_1000
+        self._kind = evidence_kind
+        self._name = name
+        self._unit = unit
+        self._billed = read()  # what the meter counted before this boot is billed already
+        self.reading = 0  # the reading the last signed intent ended at
+
+    def resume(self, last):
+        """Continue the evidence from the last signed intent's payload (or None)."""
+        if last is not None and last[8][0] == self._kind:
+            self.reading = last[8][2]  # evidence [kind, start, end]
+
+    def charge(self):
+        """(amount_minor, evidence) for what is unbilled, if worth a minor unit.
+        The amount is the difference of what the whole reading costs after and
+        before, in whole minor units: each period's sub-unit remainder carries
+        into the next, so over any span the total billed is exactly the
+        reading's cost, nothing lost to rounding, nothing billed twice."""
+        used = self._read() - self._billed
+        price = self._price
+        amount_minor = (self.reading + used) * price // 1000 - self.reading * price // 1000
+        if amount_minor < 1:
+            return None
+        return amount_minor, [self._kind, self.reading, self.reading + used]
+
+    def charged(self, evidence):
+        self._billed += evidence[2] - evidence[1]
+        self.reading = evidence[2]
+
+    def records(self, t):
+        """This period's SenML records: the cumulative reading."""
+        return [messages.senml(self._name, self._unit, self.reading + self._read() - self._billed, t)]
+
+
 class Agent:
-    def __init__(self, hal, config, product, meter, climate=None):
+    def __init__(self, hal, config, product, billing, climate=None):
         """config: the board's config.json; product: the board definition's
-        [product]; meter: a PulseMeter (energy_wh()); climate: an SHT31 or None."""
+        [product]; billing: what the profile charges (charge(), charged(),
+        records(), resume()); climate: an SHT31 or None."""
         self._hal = hal
         self._product = product
-        self._meter = meter
+        self._billing = billing
         self._climate = climate
         self._counter = SequenceCounter(hal.storage)
         self.outbox = Outbox(hal.storage)
@@ -63,11 +105,9 @@ class Agent:
             hal.random_bytes,
             config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
         )
-        self._billed_wh = self._meter.energy_wh()  # energy before this boot is billed already
         last = self._last_signed()
-        # The meter reading and time the last signed intent ended at: evidence
-        # and time continue across reboots.
-        self._reading_wh = 0 if last is None else last[8][2]  # evidence [kind, start, end]
+        # Evidence and time continue across reboots from the last signed intent.
+        billing.resume(last)
         self._last_time_s = 0 if last is None else last[2]
         self._period_start_s = self._now_s()
         self.stopped = None  # the reason, once the gateway said 4.01 / 4.03
@@ -102,35 +142,32 @@ class Agent:
             )
         except coap.NoAnswerError:
             return  # offline: try again next period
+        if response.code == coap.code(4, 1):
+            return  # the nonce went stale (say, the gateway restarted after /n): a fresh one next period
         self.attested = response
         if response.action == coap.STOP:
             self.stopped = "attestation %s" % coap.dotted(response.code)
 
     def period(self):
-        """Close the current period: attest if this boot has not been, sign an
-        intent for the energy used if it is worth at least one minor unit,
-        then send what is queued."""
+        """Close the current period: attest if this boot has not been, sign
+        what the profile charges (each worth at least one minor unit), then
+        send what is queued."""
         if self.attested is None and self.stopped is None:
             self.attest()
         now_s = self._now_s()
-        used_wh = self._meter.energy_wh() - self._billed_wh
-        amount_minor = self._cost(self._reading_wh + used_wh) - self._cost(self._reading_wh)
-        if amount_minor >= 1 and self.stopped is None:
+        charge = self._billing.charge() if self.stopped is None else None
+        while charge is not None:
             try:
-                self._sign(now_s, used_wh, amount_minor)
+                self._sign(now_s, charge[0], charge[1])
             except OutboxFull:
-                pass  # stop producing; what is queued is kept and sent first
-        self._sample(now_s, self._reading_wh + self._meter.energy_wh() - self._billed_wh)
+                break  # stop producing; what is queued is kept and sent first
+            self._billing.charged(charge[1])
+            charge = self._billing.charge()
+        self._sample(now_s)
         self.flush(now_s)
 
-    def _cost(self, reading_wh):
-        """What the meter's whole reading costs, in whole minor units. Billing
-        the difference of two such costs carries each period's sub-unit
-        remainder into the next, so over any span the total billed is exactly
-        the reading's cost: nothing lost to rounding, nothing billed twice."""
-        return reading_wh * self._product["price_minor_per_kwh"] // 1000
-
-    def _sign(self, now_s, used_wh, amount_minor):
+    def _sign(self, now_s, amount_minor, evidence):
+        self.outbox.check_room()
         seq = self._counter.take()
         payload = messages.intent_payload(
             seq=seq,
@@ -140,22 +177,20 @@ class Agent:
             payee=self._payee,
             amount_minor=amount_minor,
             currency=self._product["currency"],
-            evidence=[messages.EVIDENCE_ENERGY_WH, self._reading_wh, self._reading_wh + used_wh],
+            evidence=evidence,
             tariff=list(self._product["tariff"]),
             period_s=max(1, now_s - self._period_start_s),
         )
         self.outbox.put(seq, cose.sign1(payload, self._key, self._kid))
-        self._billed_wh += used_wh
-        self._reading_wh += used_wh
         self._period_start_s = self._last_time_s = now_s
 
-    def _sample(self, now_s, reading_wh):
+    def _sample(self, now_s):
         """Record this period's readings (SenML, RFC 8428); every few periods,
         sign them as one reading batch. A sensor that fails skips its sample."""
         if not self._records:
             self._records_start_s = now_s
         t = now_s - self._records_start_s  # relative to the batch's base time
-        self._records.append(messages.senml("energy", "Wh", reading_wh, t))
+        self._records.extend(self._billing.records(t))
         if self._climate is not None:
             try:
                 celsius_centi, rh_centi = self._climate.measure()

@@ -19,13 +19,8 @@ except ImportError:
 SOFTWARE_NAME = "paymote-fw"
 SOFTWARE_VERSION = "0.1.0"
 _BOOTS = "boot.count"
-_HEX = "0123456789abcdef"
 NONCE_BYTES_MAX = const(64)
 _CHUNK_BYTES = const(512)
-
-
-def _hex(data):
-    return "".join(_HEX[b >> 4] + _HEX[b & 15] for b in data)
 
 
 def measure(open_file):
@@ -48,7 +43,7 @@ def measure(open_file):
                     if not n:
                         break
                     digest.update(view[:n])
-            lines.update((_hex(digest.digest()) + "  " + path + "\n").encode())
+            lines.update((digest.digest().hex() + "  " + path + "\n").encode())
     return lines.digest()
 
 

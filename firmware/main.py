@@ -1,15 +1,17 @@
 """The firmware's entry point: read the board definition and the config the
-provisioning wrote, build the sensors the board has, and run the agent's
-periods, feeding the watchdog. The HAL is passed in: firmware/hal.py on a
-board, simulator/host_hal.py on a desktop."""
+provisioning wrote, build the sensors and the product the board has, and run
+the agent's periods, feeding the watchdog. The HAL is passed in:
+firmware/hal.py on a board, simulator/host_hal.py on a desktop."""
 
 import json
 
 try:
-    from paymote.firmware.agent import Agent
+    from paymote.crypto import messages
+    from paymote.firmware.agent import Agent, MeteredBilling
     from paymote.firmware.sensors import SHT31, PulseMeter
 except ImportError:
-    from firmware.agent import Agent
+    from crypto import messages
+    from firmware.agent import Agent, MeteredBilling
     from firmware.sensors import SHT31, PulseMeter
 
 
@@ -21,13 +23,27 @@ def _load(hal, name):
     return json.loads(hal.read_file(name))
 
 
-def meter_for(hal, board):
-    """The energy meter the board definition names, on its pin."""
+def billing_for(hal, board):
+    """What the board's product profile bills from, on the board's sensors.
+    Energy is here; the other profiles' code loads only on their boards."""
+    product = board["product"]
+    if product["profile"] != "energy":
+        try:
+            from paymote.firmware import profiles
+        except ImportError:
+            from firmware import profiles
+        return profiles.billing_for(hal, board)
     for sensor in board["sensors"]:
         if sensor["kind"] == "pulse_meter":
-            pin = hal.pin(board["pins"][sensor["pin"]])
-            return PulseMeter(
-                pin, sensor["pulses_per_kwh"], sensor["debounce_ms"], hal.ticks_ms, hal.ticks_diff
+            meter = PulseMeter(
+                hal.pin(board["pins"][sensor["pin"]]),
+                sensor["pulses_per_kwh"],
+                sensor["debounce_ms"],
+                hal.ticks_ms,
+                hal.ticks_diff,
+            )
+            return MeteredBilling(
+                meter.energy_wh, product["price_minor_per_kwh"], messages.EVIDENCE_ENERGY_WH, "energy", "Wh"
             )
     raise SetupError("the board has no pulse meter")
 
@@ -48,14 +64,21 @@ def run(hal, periods=None):
     board = _load(hal, "board.json")
     config = _load(hal, "config.json")
     product = board["product"]
-    if product["profile"] != "energy":
-        raise SetupError("profile %s is not built yet" % product["profile"])
-    agent = Agent(hal, config, product, meter_for(hal, board), climate_for(hal, board))
+    billing = billing_for(hal, board)
+    agent = Agent(hal, config, product, billing, climate_for(hal, board))
     board = config = None  # the agent keeps what it needs; a board's heap is small
+    poll = billing.poll if hasattr(billing, "poll") else None
+    interval_s = product["interval_s"]
     done = 0
     while periods is None or done < periods:
         hal.feed_watchdog()
         agent.period()
-        hal.sleep_s(product["interval_s"])  # a battery board deep-sleeps here
+        if poll is None:
+            hal.sleep_s(interval_s)  # a battery board deep-sleeps here
+        else:
+            for _ in range(interval_s):  # awake: the GPS speaks once a second
+                hal.sleep_s(1)
+                poll()
+                hal.feed_watchdog()
         done += 1
     return agent

@@ -51,10 +51,15 @@ class Outbox:
     def __len__(self):
         return len(self.names())
 
-    def put(self, seq, message):
-        """Queue a signed message under its sequence number."""
+    def check_room(self):
+        """Raise OutboxFull if a message would not fit: before a sequence
+        number is taken, so a full outbox never costs one."""
         if len(self) >= self._capacity:
             raise OutboxFull("outbox holds %d messages" % self._capacity)
+
+    def put(self, seq, message):
+        """Queue a signed message under its sequence number."""
+        self.check_room()
         self._storage.write("%s/%010d" % (self._folder, seq), message)
 
     def oldest(self, count=1):

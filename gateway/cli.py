@@ -71,6 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     provision.add_argument("--arch", help="override the board's mpy-cross architecture (x64: virtual boards)")
     provision.add_argument("--json", action="store_true", help="print the registered device as JSON")
 
+    sim = commands.add_parser("sim", help="simulate a fleet of boards").add_subparsers(
+        dest="action", required=True
+    )
+    from paymote.simulator import sim_command
+
+    sim_command.add_arguments(sim.add_parser("run", help="run virtual boards against a gateway, with faults"))
+    demo = commands.add_parser(
+        "demo", help="the whole system in 30 seconds on virtual boards (./paymote-demo/)"
+    )
+    demo.add_argument("--data", type=Path, default=Path("paymote-demo"))
+    demo.add_argument("--duration", type=float, default=30.0, help="real seconds the boards run")
+    demo.add_argument("--seed", type=int, default=1)
+
     gateway = commands.add_parser("gateway", help="run the CoAP gateway").add_subparsers(
         dest="action", required=True
     )
@@ -182,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
         from paymote.gateway import provision
 
         return provision.run(args)
+    if args.command == "sim":
+        from paymote.simulator import sim_command
+
+        return sim_command.run(args)
+    if args.command == "demo":
+        from paymote.simulator import demo
+
+        return demo.run(args.data, args.duration, args.seed)
     if args.command == "firmware":
         from paymote.gateway import firmware_build
 

@@ -84,19 +84,23 @@ def export(data_dir: Path, fmt: str) -> int:
     return 0
 
 
-def verify(data_dir: Path) -> int:
-    if _missing(data_dir):
-        return 2
-    key_path = data_dir / keys.KEY_FILE
-    if not key_path.exists():
-        print(f"paymote ledger verify: no gateway key in {data_dir}", file=sys.stderr)
-        return 2
-    gateway = keys.load(key_path)
+def problem_in(data_dir: Path) -> tuple[ledger.Problem | None, int]:
+    """The first problem `verify` finds (None if none) and the entry count.
+    The data directory must hold a ledger and the gateway's key."""
+    gateway = keys.load(data_dir / keys.KEY_FILE)
     gateway_keys = {gateway.kid: authenticate.Ed25519Key(gateway.public)}
     with Store(data_dir) as store:
         device_keys = {d.device_id: authenticate.Ed25519Key(d.public_key) for d in store.devices()}
-        problem = ledger.verify(store, device_keys, gateway_keys)
-        count = store.entry_count()
+        return ledger.verify(store, device_keys, gateway_keys), store.entry_count()
+
+
+def verify(data_dir: Path) -> int:
+    if _missing(data_dir):
+        return 2
+    if not (data_dir / keys.KEY_FILE).exists():
+        print(f"paymote ledger verify: no gateway key in {data_dir}", file=sys.stderr)
+        return 2
+    problem, count = problem_in(data_dir)
     if problem is not None:
         print(f"ledger verify: FAILED at {problem}")
         return 1

