@@ -138,7 +138,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"paymote sim run: {e}", file=sys.stderr)
         return 2
     console = Console(stderr=args.json)
-    report = asyncio.run(simulate(options, console, args.check))
+    try:
+        report = asyncio.run(simulate(options, console, args.check))
+    except RuntimeError as e:  # no micropython for this platform, a gateway that did not start
+        hint = " (--engine cpython runs the same firmware without it)" if "micropython" in str(e) else ""
+        print(f"paymote sim run: {e}{hint}", file=sys.stderr)
+        return 2
     if args.json:
         print(as_json(report))
     else:
