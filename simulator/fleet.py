@@ -169,7 +169,7 @@ def provision_in_place(
 
 
 class PowerCut(BaseException):
-    """Raised in a cpython-engine board's thread at its next sleep: the board stops there."""
+    """Raised in a cpython-engine board's thread while it sleeps: the board stops there."""
 
 
 class BoardRunner:
@@ -210,16 +210,13 @@ class BoardRunner:
         from paymote.firmware import main
         from paymote.simulator import board_main
 
+        def pause(seconds: float) -> None:
+            if self._cut.wait(seconds):  # the power went while the board slept
+                raise PowerCut
+
         try:
-            hal, _ = board_main.hal_for(str(self.spec.flash))
-            inner = hal.on_sleep
-
-            def on_sleep(hal_, seconds):
-                if self._cut.is_set():
-                    raise PowerCut
-                inner(hal_, seconds)
-
-            hal.on_sleep = on_sleep
+            hal, world = board_main.hal_for(str(self.spec.flash))
+            world.pause = pause
             main.run(hal)
         except PowerCut:
             pass
@@ -243,6 +240,12 @@ class BoardRunner:
             self._cut.set()
             self._thread.join(30)
             self._thread = None
+
+    def cut_soon(self) -> None:
+        """Start a power cut without waiting for it (stop() waits)."""
+        if self._process is not None:
+            self._process.kill()
+        self._cut.set()
 
     stop = power_cut  # the end of a run cuts the power too: the flash stays as it is
 

@@ -214,6 +214,8 @@ class Simulation:
                 await self._attack()
         finally:
             for runner in self.runners:
+                runner.cut_soon()  # every board at once, then wait for each
+            for runner in self.runners:
                 runner.stop()
             if self.gateway is not None:
                 await asyncio.to_thread(self.gateway.stop)

@@ -119,9 +119,10 @@ class World:
         self.model = model
         self._clock = clock
         self._t = clock.time_s()
+        self.pause = time.sleep  # the cpython engine's boards wait on their power switch instead
 
     def sleep(self, hal, seconds):
-        time.sleep(seconds / self._clock.speed)
+        self.pause(seconds / self._clock.speed)
         now = self._clock.time_s()
         if now > self._t:
             self.model.advance(self._t, now)

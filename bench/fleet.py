@@ -1,0 +1,113 @@
+"""Fleet benchmark: how many virtual boards one core sustains on each engine,
+the resident memory of one MicroPython board process, and how the
+acknowledgement latency grows with the fleet.
+
+For each engine and fleet size it runs `paymote sim run` (no faults, no
+adversaries, households only: the densest traffic) for --seconds, and
+reports the periods the boards signed per second against what their
+schedule asked for (1.0: they kept up), the p50/p99 acknowledgement
+latency, and the CPU seconds used per real second. The baseline in the same
+run is the smallest fleet. Ends with one JSON line.
+
+    python bench/fleet.py [--seconds 20] [--sizes 2,8] [--fleet 500,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from paymote.simulator import fleet, sim_command
+from paymote.simulator.run import Options
+
+_INTERVAL_S = 900  # the household board's period
+
+
+def _run(engine: str, boards: int, seconds: float, speed: int, root: Path) -> dict:
+    options = Options(
+        boards=boards,
+        scenarios=["household"],
+        duration_s=seconds,
+        engine=engine,
+        speed=speed,
+        data=root / f"{engine}-{boards}",
+        adversaries=False,
+        serial=False,
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    report = asyncio.run(sim_command.simulate(options, Console(quiet=True), check=False, live_progress=False))
+    wall_s = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before, strict=True))
+    asked = boards * seconds * speed / _INTERVAL_S  # periods the schedule asked for
+    return {
+        "engine": engine,
+        "boards": boards,
+        "speed": speed,
+        "periods_asked": round(asked),
+        "intents_signed": report.signed,
+        "kept_up": round(report.signed / asked, 2) if asked else None,
+        "latency_ms": report.latency_ms,
+        "cpu_per_s": round(cpu_s / wall_s, 2),
+    }
+
+
+def _board_rss_kb(seconds: float, root: Path) -> int:
+    """Resident memory of one MicroPython board process, read from /proc while it runs."""
+    options_root = root / "rss"
+    specs = fleet.specs(options_root, 1, ["household"], 1)
+    builds = fleet.build_all(options_root, {specs[0].board})
+    simlib = fleet.compile_simulator(options_root)
+    fleet.provision_in_place(specs, builds, "coap://127.0.0.1:9", options_root / "gateway")
+    fleet.write_sim_files(specs[0], time.time(), 1440, 300)
+    runner = fleet.BoardRunner(specs[0], "micropython", simlib)
+    runner.start()
+    time.sleep(seconds)
+    assert runner._process is not None
+    status = Path(f"/proc/{runner._process.pid}/status").read_text()
+    runner.stop()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--sizes", default="2,8", help="micropython fleet sizes")
+    parser.add_argument("--fleet", default="200,1000", help="cpython fleet sizes")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        rss_kb = _board_rss_kb(5, root)
+        print(f"one MicroPython board process: {rss_kb} KB resident (target under 4096)")
+        for engine, sizes, speed in (("micropython", args.sizes, 1440), ("cpython", args.fleet, 360)):
+            for boards in (int(n) for n in sizes.split(",")):
+                result = _run(engine, boards, args.seconds, speed, root)
+                results.append(result)
+                print(json.dumps(result))
+                subprocess.run(["rm", "-rf", str(root / f"{engine}-{boards}")], check=False)
+    for engine in ("micropython", "cpython"):
+        rows = [r for r in results if r["engine"] == engine]
+        base = rows[0]["latency_ms"].get("p50") or 1
+        for r in rows:
+            p50 = r["latency_ms"].get("p50")
+            ratio = round(p50 / base, 2) if p50 else None
+            per_core = round(r["boards"] * (r["kept_up"] or 0) / max(r["cpu_per_s"], 0.01))
+            print(
+                f"{engine:11} {r['boards']:5} boards: kept up {r['kept_up']}, p50 {p50} ms "
+                f"({ratio}x the smallest fleet), {r['cpu_per_s']} cores busy, ~{per_core} boards per core"
+            )
+    print(json.dumps({"bench": "fleet", "board_rss_kb": rss_kb, "runs": results}))
+
+
+if __name__ == "__main__":
+    main()
