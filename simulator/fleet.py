@@ -30,22 +30,9 @@ from paymote.crypto import ed25519
 from paymote.gateway import firmware_build, provision, registry
 from paymote.gateway.store import Store
 from paymote.simulator import vehicles
+from paymote.simulator.scenarios import SCENARIOS
 from paymote.simulator.virtual_serial import VirtualBoard, micropython_command
 
-
-@dataclass(frozen=True)
-class Scenario:
-    board: str  # the board definition it runs on
-    payer: str  # prefix of the payer account
-    payee: str
-
-
-SCENARIOS = {
-    "household": Scenario("esp32-devkitc", "hh", "utility"),
-    "van": Scenario("esp32-s3-devkitc", "cod", "merchant"),
-    "car": Scenario("rpi-pico-w", "car", "insurer"),
-    "farm": Scenario("rpi-pico2-w", "farm", "lender"),  # data for credit: never pays
-}
 SIM_EPOCH_S = 1764547200  # 2025-12-01 00:00 UTC: the simulated clock starts here
 _SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "board_main")
 _SOURCE = Path(__file__).resolve().parent

@@ -27,6 +27,7 @@ from pathlib import Path
 from paymote.gateway.store import DB_NAME
 from paymote.simulator import adversary, check, fleet
 from paymote.simulator.proxy import Faults, FaultyLink
+from paymote.simulator.scenarios import SCENARIOS
 
 _TICK_S = 0.5  # how often the run looks at its boards and draws the schedule
 _RESTART_DELAY_S = 0.5  # how long a killed gateway or board stays down
@@ -35,7 +36,7 @@ _RESTART_DELAY_S = 0.5  # how long a killed gateway or board stays down
 @dataclass
 class Options:
     boards: int = 4
-    scenarios: list[str] = field(default_factory=lambda: list(fleet.SCENARIOS))
+    scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
     duration_s: float = 30.0
     faults: Faults = field(default_factory=Faults)
     kill_gateway_every_s: float | None = None

@@ -4,23 +4,23 @@ the report, and the exit code (1 if an invariant failed or a board crashed)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from paymote.simulator.scenarios import SCENARIOS
 
-from paymote.simulator import fleet
-from paymote.simulator.proxy import Faults
-from paymote.simulator.run import Options, Report, Simulation, as_json
+if TYPE_CHECKING:  # the simulator and rich load only when a simulation runs, not with every command
+    from rich.console import Console
+    from rich.table import Table
+
+    from paymote.simulator.run import Options, Report, Simulation
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--boards", type=int, default=4, help="how many virtual boards")
     run.add_argument(
-        "--scenario", default=",".join(fleet.SCENARIOS), help=f"comma-separated: {', '.join(fleet.SCENARIOS)}"
+        "--scenario", default=",".join(SCENARIOS), help=f"comma-separated: {', '.join(SCENARIOS)}"
     )
     run.add_argument("--duration", type=float, default=30.0, help="real seconds")
     for name in ("loss", "dup", "reorder", "delay", "corrupt"):
@@ -41,8 +41,11 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    from paymote.simulator.proxy import Faults
+    from paymote.simulator.run import Options
+
     scenarios = [s for s in args.scenario.split(",") if s]
-    unknown = set(scenarios) - set(fleet.SCENARIOS)
+    unknown = set(scenarios) - set(SCENARIOS)
     if unknown or not scenarios:
         raise ValueError(f"--scenario: unknown {', '.join(sorted(unknown)) or '(none given)'}")
     if args.boards < 1 or args.duration <= 0 or args.speed < 1:
@@ -73,6 +76,8 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def progress_table(elapsed_s: float, sim: Simulation) -> Table:
+    from rich.table import Table
+
     o = sim.o
     table = Table(title=f"paymote sim  seed={o.seed}  {elapsed_s:5.1f}/{o.duration_s:.0f} s", expand=False)
     for column in ("boards up", "ledger entries", "requests", "retransmitted", "gateway kills", "power cuts"):
@@ -91,6 +96,8 @@ def progress_table(elapsed_s: float, sim: Simulation) -> Table:
 
 
 def print_report(report: Report, console: Console) -> None:
+    from rich.table import Table
+
     console.print(
         f"[bold]signed[/] {report.signed}  [bold]acknowledged[/] {report.acknowledged}  "
         f"[bold]queued[/] {report.queued}  [bold]dead-lettered[/] {report.dead_lettered}  "
@@ -118,6 +125,10 @@ def print_report(report: Report, console: Console) -> None:
 
 
 async def simulate(options: Options, console: Console, check: bool, live_progress: bool = True) -> Report:
+    from rich.live import Live
+
+    from paymote.simulator.run import Simulation
+
     sim = Simulation(options)
     await sim.setup(log=lambda message: console.print(f"[dim]{message}[/]"))
     if live_progress:
@@ -137,6 +148,12 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"paymote sim run: {e}", file=sys.stderr)
         return 2
+    import asyncio
+
+    from rich.console import Console
+
+    from paymote.simulator.run import as_json
+
     console = Console(stderr=args.json)
     try:
         report = asyncio.run(simulate(options, console, args.check))
