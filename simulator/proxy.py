@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import cbor2
 
-_CON = 0
-_HEADER_BYTES = 4
-_URI_PATH = 11
+from paymote.firmware import coap
+
+_URI_PATH = 11  # RFC 7252 §5.10
 _DELAY_S_MAX = 0.5  # a delayed or held-back datagram waits at most this long
 
 
@@ -56,50 +56,13 @@ class LinkStats:
     latency_ms: list[float] = field(default_factory=list)  # first send -> first answer delivered
 
 
-def _coap_header(data: bytes) -> tuple[int, int, int, bytes, int] | None:
-    """(type, code, message id, token, offset of the options) or None if not CoAP."""
-    if len(data) < _HEADER_BYTES or data[0] >> 6 != 1:
-        return None
-    tkl = data[0] & 0x0F
-    if tkl > 8 or len(data) < _HEADER_BYTES + tkl:
-        return None
-    return (data[0] >> 4) & 3, data[1], int.from_bytes(data[2:4], "big"), data[4 : 4 + tkl], 4 + tkl
-
-
-def _path_and_payload(data: bytes, offset: int) -> tuple[str, bytes]:
-    """The Uri-Path and payload of a well-formed message (best effort: the
-    proxy only observes, the endpoints decode strictly)."""
-    number, segments, i = 0, [], offset
-    while i < len(data) and data[i] != 0xFF:
-        delta, length = data[i] >> 4, data[i] & 0x0F
-        i += 1
-        if delta == 13:
-            delta, i = data[i] + 13, i + 1
-        elif delta == 14:
-            delta, i = int.from_bytes(data[i : i + 2], "big") + 269, i + 2
-        if length == 13:
-            length, i = data[i] + 13, i + 1
-        elif length == 14:
-            length, i = int.from_bytes(data[i : i + 2], "big") + 269, i + 2
-        number += delta
-        if number == _URI_PATH:
-            segments.append(data[i : i + length].decode(errors="replace"))
-        i += length
-    payload = data[i + 1 :] if i < len(data) else b""
-    return "/".join(segments), payload
-
-
-def dotted(code: int) -> str:
-    return f"{code >> 5}.{code & 31:02d}"
-
-
 def reason_key(code: int, detail: bytes | str) -> str:
     """An answer's code and its diagnostic with the numbers taken out, so
     like refusals count together."""
     if code >> 5 == 2:
-        return dotted(code)
+        return coap.dotted(code)
     text = detail if isinstance(detail, str) else detail.decode(errors="replace")
-    return f"{dotted(code)} {re.sub(r'[0-9a-f]{16}|[0-9]+', 'N', text)[:60]}".strip()
+    return f"{coap.dotted(code)} {re.sub(r'[0-9a-f]{16}|[0-9]+', 'N', text)[:60]}".strip()
 
 
 class _Exchange:
@@ -207,14 +170,14 @@ class FaultyLink:
                 held[2](held[0])
 
     def _observe_request(self, board: tuple, data: bytes) -> None:
-        header = _coap_header(data)
-        if header is None or header[0] != _CON or not 1 <= header[1] <= 31:
+        message = _decoded(data)
+        if message is None or message.type != coap.CON or not 1 <= message.code <= 31:
             return
-        key = (board, header[3])
+        key = (board, message.token)
         if key in self._exchanges:
             self.stats.retransmissions += 1
             return
-        path, _ = _path_and_payload(data, header[4])
+        path = "/".join(v.decode(errors="replace") for n, v in message.options if n == _URI_PATH)
         self.stats.requests[path] += 1
         self._exchanges[key] = _Exchange(path, time.monotonic())
         if len(self._exchanges) > 100_000:  # bounded: forget the oldest half
@@ -222,16 +185,15 @@ class FaultyLink:
                 del self._exchanges[stale]
 
     def _observe_answer(self, board: tuple, data: bytes) -> None:
-        header = _coap_header(data)
-        if header is None or header[1] < 64:
-            return  # not CoAP, or an empty ACK
-        exchange = self._exchanges.get((board, header[3]))
+        message = _decoded(data)
+        if message is None or message.code < 64:
+            return  # not CoAP (corrupted, say), or an empty ACK
+        exchange = self._exchanges.get((board, message.token))
         if exchange is None or exchange.answered:
             return
         exchange.answered = True
         self.stats.latency_ms.append((time.monotonic() - exchange.first_s) * 1000)
-        _, payload = _path_and_payload(data, header[4])
-        code = header[1]
+        code, payload = message.code, message.payload
         if exchange.path == "b" and code >> 5 == 2:
             try:
                 for verdict in cbor2.loads(payload):
@@ -241,6 +203,15 @@ class FaultyLink:
             return
         if exchange.path in ("i", "r", "a") or code >> 5 != 2:
             self.stats.answers[f"/{exchange.path} " + reason_key(code, payload)] += 1
+
+
+def _decoded(data: bytes) -> coap.Message | None:
+    """The board's own strict decoder (RFC 7252 §3); None for what it refuses.
+    The link only observes: it forwards every datagram whatever this says."""
+    try:
+        return coap.decode(data)
+    except coap.CoapError:
+        return None
 
 
 class _Endpoint(asyncio.DatagramProtocol):
