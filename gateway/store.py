@@ -176,15 +176,22 @@ class Store:
     """SQLite storage. One instance per thread: the committer owns one, each
     command-line call opens its own."""
 
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, data_dir: Path, readonly: bool = False) -> None:
+        """readonly: look at a ledger another process writes (the simulator
+        watching its gateway); nothing is created, nothing can be written."""
         self.path = data_dir / DB_NAME
+        self._lock = threading.Lock()
+        if readonly:
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30
+            )
+            return
+        data_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a commit returns after fsync
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paymote import boards
-from paymote.crypto import ed25519
+from paymote.crypto import cose, ed25519
 from paymote.gateway import firmware_build, provision, registry
 from paymote.gateway.store import Store
 from paymote.simulator import vehicles
@@ -61,8 +62,20 @@ class BoardSpec:
         return SCENARIOS[self.scenario].board
 
     @property
+    def device_id(self) -> bytes:
+        """The key id of the key provisioning left on the board's flash."""
+        return cose.key_id(ed25519.SigningKey((self.flash / "key.bin").read_bytes()).public)
+
+    @property
     def payer(self) -> str:
         return f"{SCENARIOS[self.scenario].payer}-{self.name.rsplit('-', 1)[1]}"
+
+
+def free_udp_port() -> int:
+    """A UDP port on loopback that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def specs(root: Path, count: int, scenarios: list[str], seed: int) -> list[BoardSpec]:

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paymote.gateway.store import DB_NAME
+from paymote.gateway.store import Store
 from paymote.simulator import adversary, check, fleet
 from paymote.simulator.proxy import Faults, FaultyLink
 from paymote.simulator.scenarios import SCENARIOS
@@ -109,20 +109,11 @@ class Schedule:
 
 def _ledger_counts(data_dir: Path) -> tuple[int, list]:
     """Entries and balances, read-only while the gateway writes."""
-    path = data_dir / DB_NAME
-    if not path.exists():
-        return 0, []
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
-        count = db.execute("SELECT count(*) FROM entries").fetchone()[0]
-        balances = db.execute(
-            "SELECT account, currency, balance_minor FROM balances ORDER BY account"
-        ).fetchall()
-    except sqlite3.OperationalError:
+        with Store(data_dir, readonly=True) as store:
+            return store.entry_count(), store.balances()
+    except sqlite3.OperationalError:  # no ledger yet: the gateway has not started
         return 0, []
-    finally:
-        db.close()
-    return count, balances
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -155,7 +146,7 @@ class Simulation:
             shutil.rmtree(self.root)
         self.root.mkdir(parents=True)
         o = self.o
-        gateway_addr = o.gateway or ("127.0.0.1", _free_udp_port())
+        gateway_addr = o.gateway or ("127.0.0.1", fleet.free_udp_port())
         self.link = FaultyLink(gateway_addr, o.faults, o.seed)
         link_port = await self.link.start()
         uri = f"coap://127.0.0.1:{link_port}"
@@ -238,32 +229,33 @@ class Simulation:
         runner.start()
 
     async def _attack(self) -> None:
-        """The adversaries, against the first household (or any board) with an accepted intent."""
-        victims = sorted(self.specs, key=lambda s: s.scenario != "household")
-        for spec in victims:
-            flash = check.read_flash(spec.flash)
-            if not flash.receipts:
-                continue
-            accepted = await asyncio.to_thread(self._accepted_message, flash.device_id, min(flash.receipts))
-            if accepted is None:
-                continue
-            self.clone_victim = flash.device_id
-            seed = (spec.flash / "key.bin").read_bytes()  # the attacker extracted the victim's key
-            attacks = adversary.messages_for(accepted, seed, self._adversary_devices, self.o.seed)
-            upstream = self.link.upstream if self.link else ("127.0.0.1", 5683)
-            self.attempts = await adversary.send_all(upstream, attacks)
+        """The adversaries, against the first household (or any board) with an
+        accepted intent. Read from the ledger: the boards' flash is theirs while they run."""
+        found = await asyncio.to_thread(self._first_accepted)
+        if found is None:
             return
+        spec, accepted = found
+        self.clone_victim = spec.device_id
+        seed = (spec.flash / "key.bin").read_bytes()  # the attacker extracted the victim's key
+        attacks = adversary.messages_for(accepted, seed, self._adversary_devices, self.o.seed)
+        assert self.link is not None
+        self.attempts = await adversary.send_all(self.link.upstream, attacks)
 
-    def _accepted_message(self, device_id: bytes, seq: int) -> bytes | None:
-        path = self.gateway_dir / DB_NAME
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    def _first_accepted(self) -> tuple[fleet.BoardSpec, bytes] | None:
+        """(board, the first intent the ledger took from it), households first."""
+        boards = sorted(
+            ((spec.device_id, spec) for spec in self.specs), key=lambda b: b[1].scenario != "household"
+        )
+        ids = {device_id for device_id, _ in boards}
+        first: dict[bytes, bytes] = {}
         try:
-            row = db.execute(
-                "SELECT evidence FROM entries WHERE device_id = ? AND seq = ?", (device_id, seq)
-            ).fetchone()
-        finally:
-            db.close()
-        return None if row is None else bytes(row[0])
+            with Store(self.gateway_dir, readonly=True) as store:
+                for entry in store.entries():
+                    if entry.device_id in ids:
+                        first.setdefault(entry.device_id, entry.evidence)
+        except sqlite3.OperationalError:
+            return None
+        return next(((spec, first[device_id]) for device_id, spec in boards if device_id in first), None)
 
     def report(self, elapsed_s: float) -> Report:
         o = self.o
@@ -302,14 +294,6 @@ class Simulation:
     def check(self, report: Report) -> None:
         invariants = check.check(self.gateway_dir, self.specs, self.attempts, self.clone_victim)
         report.invariants = [{"name": i.name, "ok": i.ok, "detail": i.detail} for i in invariants]
-
-
-def _free_udp_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def as_json(report: Report) -> str:

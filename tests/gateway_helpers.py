@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from paymote.crypto import cose, messages
 from paymote.gateway import service
 from paymote.gateway.config import Config
 from paymote.simulator.adversary import SigningDevice
+from paymote.simulator.fleet import free_udp_port  # noqa: F401 - the tests' import of it
 
 
 class Device(SigningDevice):
@@ -71,12 +71,6 @@ def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) ->
     line = process.stdout.readline()
     assert b'"ready"' in line, line
     return process
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Gateway:
