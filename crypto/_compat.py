@@ -38,6 +38,17 @@ else:
         return value & 0xFFFFFFFF
 
 
+if MICROPYTHON:
+    # After a burst of short-lived objects (signing makes ~900 KB of them), a
+    # collection lets the next long-lived ones go low in the heap instead of
+    # between the gaps, so later buffers still find contiguous room.
+    from gc import collect as collect_after_burst
+else:
+
+    def collect_after_burst():
+        pass  # CPython's own collector does better; a fleet of thousands must not pay a full pass each
+
+
 try:
     from os import urandom
 except ImportError:  # a MicroPython port built without os.urandom

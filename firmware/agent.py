@@ -18,13 +18,13 @@ asks it for charges, signs them and tells it what was signed.
 
 try:  # CPython, installed: one copy of each module
     from paymote.crypto import cbor, cose, ed25519, messages
-    from paymote.crypto._compat import const
+    from paymote.crypto._compat import collect_after_burst, const
     from paymote.firmware import attest, coap
     from paymote.firmware.counter import SequenceCounter
     from paymote.firmware.outbox import Outbox, OutboxFull
 except ImportError:  # on a board
     from crypto import cbor, cose, ed25519, messages
-    from crypto._compat import const
+    from crypto._compat import collect_after_burst, const
     from firmware import attest, coap
     from firmware.counter import SequenceCounter
     from firmware.outbox import Outbox, OutboxFull
@@ -37,6 +37,8 @@ VERDICTS_BYTES_MAX = const(4096)
 class MeteredBilling:
     """A cumulative meter priced per 1,000 of its units: Wh at a price per kWh,
     metres at a price per km. read() is what the meter counted since boot."""
+
+    poll = None  # an S0 meter counts on its IRQ: nothing to poll between periods
 
     def __init__(self, read, price_minor_per_1000, evidence_kind, name, unit):
         self._read = read
@@ -163,7 +165,9 @@ class Agent:
                 break  # stop producing; what is queued is kept and sent first
             self._billing.charged(charge[1])
             charge = self._billing.charge()
+        collect_after_burst()  # the records kept until the batch is signed go low in the heap
         self._sample(now_s)
+        collect_after_burst()  # after a reading batch's signing: room for the datagrams
         self.flush(now_s)
 
     def _sign(self, now_s, amount_minor, evidence):
