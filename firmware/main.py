@@ -8,11 +8,11 @@ import json
 try:
     from paymote.crypto import messages
     from paymote.firmware.agent import Agent, MeteredBilling
-    from paymote.firmware.sensors import SHT31, PulseMeter
+    from paymote.firmware.sensors import SHT31, PulseMeter, find
 except ImportError:
     from crypto import messages
     from firmware.agent import Agent, MeteredBilling
-    from firmware.sensors import SHT31, PulseMeter
+    from firmware.sensors import SHT31, PulseMeter, find
 
 
 class SetupError(ValueError):
@@ -33,29 +33,26 @@ def billing_for(hal, board):
         except ImportError:
             from firmware import profiles
         return profiles.billing_for(hal, board)
-    for sensor in board["sensors"]:
-        if sensor["kind"] == "pulse_meter":
-            meter = PulseMeter(
-                hal.pin(board["pins"][sensor["pin"]]),
-                sensor["pulses_per_kwh"],
-                sensor["debounce_ms"],
-                hal.ticks_ms,
-                hal.ticks_diff,
-            )
-            return MeteredBilling(
-                meter.energy_wh, product["price_minor_per_kwh"], messages.EVIDENCE_ENERGY_WH, "energy", "Wh"
-            )
-    raise SetupError("the board has no pulse meter")
+    sensor = find(board, "pulse_meter")
+    if sensor is None:
+        raise SetupError("the board has no pulse meter")
+    meter = PulseMeter(
+        hal.pin(board["pins"][sensor["pin"]]),
+        sensor["pulses_per_kwh"],
+        sensor["debounce_ms"],
+        hal.ticks_ms,
+        hal.ticks_diff,
+    )
+    return MeteredBilling(
+        meter.energy_wh, product["price_minor_per_kwh"], messages.EVIDENCE_ENERGY_WH, "energy", "Wh"
+    )
 
 
 def climate_for(hal, board):
     """The board's SHT31 on the HAL's I2C bus, or None if it has none."""
-    for sensor in board["sensors"]:
-        if sensor["kind"] == "sht31":
-            bus = hal.i2c()
-            if bus is not None:
-                return SHT31(bus, hal.sleep_ms, sensor["address"])
-    return None
+    sensor = find(board, "sht31")
+    bus = None if sensor is None else hal.i2c()
+    return None if bus is None else SHT31(bus, hal.sleep_ms, sensor["address"])
 
 
 def run(hal, periods=None):
@@ -67,7 +64,7 @@ def run(hal, periods=None):
     billing = billing_for(hal, board)
     agent = Agent(hal, config, product, billing, climate_for(hal, board))
     board = config = None  # the agent keeps what it needs; a board's heap is small
-    poll = billing.poll if hasattr(billing, "poll") else None
+    poll = billing.poll  # None: nothing to do between periods
     interval_s = product["interval_s"]
     done = 0
     while periods is None or done < periods:

@@ -1,11 +1,11 @@
 """The products besides energy, each an object the agent bills from (the
-shape of agent.MeteredBilling: resume, charge, charged, records) and that the
-main loop polls once a second while the board is awake:
+shape of agent.MeteredBilling: resume, charge, charged, records, and poll,
+which the main loop calls once a second while the board is awake, or None):
 
-    Odometer      GPS fixes -> distance in metres (per-kilometre insurance),
-                  with harsh-braking events from the speed between fixes
-    Deliveries    pay on delivery: the driver's button at a stop of the route
-    SoilReadings  moisture readings only (credit data, no payments)
+    DistanceBilling  an Odometer's metres from GPS fixes (per-kilometre insurance),
+                     with harsh-braking events from the speed between fixes
+    Deliveries       pay on delivery: the driver's button at a stop of the route
+    SoilReadings     moisture readings only (credit data, no payments)
 
 Loaded only on boards whose profile needs it, so the energy meter's small
 heap never holds this code.
@@ -19,13 +19,13 @@ try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
     from paymote.firmware.agent import MeteredBilling
     from paymote.firmware.gps import NmeaReader
-    from paymote.firmware.sensors import SoilProbe
+    from paymote.firmware.sensors import SoilProbe, find
 except ImportError:  # on a board
     from crypto import cbor, messages
     from crypto._compat import const
     from firmware.agent import MeteredBilling
     from firmware.gps import NmeaReader
-    from firmware.sensors import SoilProbe
+    from firmware.sensors import SoilProbe, find
 
 MOVING_MM_S_MIN = const(500)  # below this a fix's movement is GPS jitter, not travel
 HARSH_BRAKING_MM_S2 = const(3500)  # about 0.36 g: the common telematics threshold
@@ -92,19 +92,18 @@ class Odometer:
         return out
 
 
-class DistanceBilling:
-    """Per-kilometre usage: an Odometer priced by the agent's MeteredBilling."""
+class DistanceBilling(MeteredBilling):
+    """Per-kilometre usage: the Odometer's metres, priced and carried like any meter."""
 
-    def __init__(self, odometer, metered):
-        self.poll = odometer.poll
+    def __init__(self, odometer, price_minor_per_km):
+        super().__init__(
+            odometer.distance_m, price_minor_per_km, messages.EVIDENCE_DISTANCE_M, "distance", "m"
+        )
         self._odometer = odometer
-        self._metered = metered
-        self.resume = metered.resume
-        self.charge = metered.charge
-        self.charged = metered.charged
+        self.poll = odometer.poll
 
     def records(self, t):
-        return self._metered.records(t) + self._odometer.records(t)
+        return super().records(t) + self._odometer.records(t)
 
 
 class Deliveries:
@@ -192,15 +191,8 @@ class SoilReadings:
         return [messages.senml("moisture", "/", cbor.float_from_decimal(self._probe.moisture_centi(), -4), t)]
 
 
-def _sensor(board, kind):
-    for sensor in board["sensors"]:
-        if sensor["kind"] == kind:
-            return sensor
-    raise ValueError("the board has no %s sensor" % kind)  # boards/ validation makes this unreachable
-
-
 def _odometer(hal, board):
-    sensor = _sensor(board, "gps")
+    sensor = find(board, "gps")
     pins = board["pins"]
     return Odometer(hal.uart(pins[sensor["uart_tx"]], pins[sensor["uart_rx"]], sensor["baud"]))
 
@@ -210,11 +202,7 @@ def billing_for(hal, board):
     product = board["product"]
     profile = product["profile"]
     if profile == "distance":
-        odometer = _odometer(hal, board)
-        metered = MeteredBilling(
-            odometer.distance_m, product["price_minor_per_km"], messages.EVIDENCE_DISTANCE_M, "distance", "m"
-        )
-        return DistanceBilling(odometer, metered)
+        return DistanceBilling(_odometer(hal, board), product["price_minor_per_km"])
     if profile == "delivery":
         try:
             route = hal.read_file("route.json")  # the dispatcher's manifest for the day
@@ -224,6 +212,6 @@ def billing_for(hal, board):
         return Deliveries(
             hal.storage, _odometer(hal, board), button, product["price_minor_per_delivery"], route
         )
-    sensor = _sensor(board, "soil")
+    sensor = find(board, "soil")
     adc = hal.adc(board["pins"][sensor["pin"]])
     return SoilReadings(SoilProbe(adc, sensor["dry_raw"], sensor["wet_raw"]))

@@ -12,6 +12,14 @@ SHT31_MEASURE = b"\x24\x00"  # single shot, high repeatability, no clock stretch
 SHT31_MEASURE_MS = const(16)  # datasheet: 15.5 ms at high repeatability
 
 
+def find(board, kind):
+    """The board definition's (board.json's) first sensor of kind, or None."""
+    for sensor in board["sensors"]:
+        if sensor["kind"] == kind:
+            return sensor
+    return None
+
+
 class SensorError(OSError):
     """A part that did not answer (I2C NACK) or answered corrupted data."""
 

@@ -1,8 +1,9 @@
 """A virtual board's boot: the real firmware (firmware.main.run) on its
 flash folder, with the host HAL and the world of its scenario. Portable: the
 micropython engine runs it as `micropython -m simulator.board_main FLASH`
-(one process a board, heap as the board definition says); the cpython
-engine calls boot() for each board in one process.
+(one process a board, with the board's heap plus simulator.fleet's
+allowance for this module and the world); the cpython engine calls
+hal_for() and firmware.main.run() for each board in one process.
 
 The flash holds what provisioning put there, plus sim.json from the
 simulator: the scenario, the world's seed, and the simulated clock (real
@@ -35,10 +36,12 @@ if sys.implementation.name == "micropython":
 
 try:
     from paymote.firmware import main
+    from paymote.firmware.sensors import find
     from paymote.simulator import world
     from paymote.simulator.host_hal import HostHal
 except ImportError:
     from firmware import main
+    from firmware.sensors import find
     from simulator import world
     from simulator.host_hal import HostHal
 
@@ -59,21 +62,18 @@ def _model(scenario, seed, hal, board, clock):
     except ImportError:
         from simulator import vehicles
     if scenario == "farm":
-        for sensor in board["sensors"]:
-            if sensor["kind"] == "soil":
-                return vehicles.Farm(seed, hal.adc(pins[sensor["pin"]]), sensor["dry_raw"], sensor["wet_raw"])
-    for sensor in board["sensors"]:
-        if sensor["kind"] == "gps":
-            uart = hal.uart(pins[sensor["uart_tx"]], pins[sensor["uart_rx"]], sensor["baud"])
+        soil = find(board, "soil")
+        return vehicles.Farm(seed, hal.adc(pins[soil["pin"]]), soil["dry_raw"], soil["wet_raw"])
+    gps = find(board, "gps")
+    uart = hal.uart(pins[gps["uart_tx"]], pins[gps["uart_rx"]], gps["baud"])
     if scenario == "car":
         return vehicles.Car(seed, uart)
-    with open(hal.flash_dir + "/route.json") as f:
-        stops = json.loads(f.read())
+    stops = json.loads(hal.read_file("route.json"))
     return vehicles.Van(seed, uart, hal.pin(pins["button"]), stops)
 
 
 def hal_for(flash_dir):
-    """The HAL, world and clock of the board on flash_dir."""
+    """(the HAL, the world) of the board on flash_dir."""
     sim = _load(flash_dir, "sim.json")
     board = _load(flash_dir, "board.json")
     clock = world.SimClock(sim["real_epoch_s"], sim["sim_epoch_s"], sim["speed"])
