@@ -53,7 +53,9 @@ class BoardFlash:
 
 
 def read_flash(flash: Path) -> BoardFlash:
-    """Read the board's records through the firmware's own storage (CRC-checked)."""
+    """Read the board's records through the firmware's own storage (CRC-checked).
+    Only once the board has stopped: opening the storage finishes what a
+    power cut left (it removes a torn .tmp), as the board's next boot would."""
     storage = FlashStorage(str(flash))
     seed = (flash / "key.bin").read_bytes()
     receipts, queued, dead = {}, {}, {}
@@ -82,11 +84,17 @@ def _gaps_ok(used: set[int]) -> str | None:
 
 
 def check(
-    data_dir: Path, specs: list[BoardSpec], attempts: list[Attempt], clone_victim: bytes | None
+    data_dir: Path,
+    specs: list[BoardSpec],
+    attempts: list[Attempt],
+    clone_victim: bytes | None,
+    flashes: dict[str, BoardFlash] | None = None,
 ) -> list[Invariant]:
+    """The invariants; flashes: the boards' read_flash by name, if read already."""
     gateway = keys.load(data_dir / keys.KEY_FILE)
     gateway_key = authenticate.Ed25519Key(gateway.public)
-    flashes = {spec.name: read_flash(spec.flash) for spec in specs}
+    if flashes is None:
+        flashes = {spec.name: read_flash(spec.flash) for spec in specs}
     problems: dict[str, list[str]] = {n: [] for n in ("receipted-once", "backed", "nothing-missing")}
     with Store(data_dir) as store:
         entries = list(store.entries())
@@ -102,7 +110,7 @@ def check(
                 problems["receipted-once"].append(f"{name} seq {seq}: receipt but not in the ledger once")
             elif entry.entry_hash != fields.entry_hash or fields.seq != seq:
                 problems["receipted-once"].append(f"{name} seq {seq}: receipt names another entry")
-        for seq, why in ((s, d[1]) for s, d in flash.dead.items()):
+        for seq, (_, why) in flash.dead.items():
             if not why:
                 problems["nothing-missing"].append(f"{name} seq {seq}: dead-lettered without a reason")
         gap = _gaps_ok(flash.used)

@@ -10,7 +10,7 @@ and, for a van, route.json) and an engine that runs the real firmware on it:
                  way; a power cut is SIGKILL, then the same command again
     cpython      the same firmware modules in this process, one thread a
                  board, for fleets of thousands; a power cut stops the board
-                 at its next sleep and boots it again from its flash
+                 while it sleeps and boots it again from its flash
 """
 
 from __future__ import annotations
@@ -182,12 +182,10 @@ class BoardRunner:
         self._process: subprocess.Popen | None = None
         self._thread: threading.Thread | None = None
         self._cut = threading.Event()
-        self.boots = 0
         self.crash: str | None = None  # a board that died by itself (not a power cut)
         self.console = spec.flash.parent / "console.log"
 
     def start(self) -> None:
-        self.boots += 1
         if self.engine == "micropython":
             heap = sim_heap(self.spec.board)
             with open(self.console, "ab") as console:
@@ -257,20 +255,18 @@ class GatewayProcess:
         self.data_dir = data_dir
         self.port = port
         self._process: subprocess.Popen | None = None
-        self.starts = 0
         self.log = data_dir.parent / "gateway.log"
 
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log, "ab")  # noqa: SIM115 - the child holds it
-        process = subprocess.Popen(
-            [sys.executable, "-m", "paymote.gateway.cli", "gateway", "run"]
-            + ["--data", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-        log.close()
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "paymote.gateway.cli", "gateway", "run"]
+                + ["--data", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}"],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         assert process.stdout is not None
         deadline = time.monotonic() + _BOOT_WAIT_S
         line = b""
@@ -282,7 +278,6 @@ class GatewayProcess:
             process.kill()
             raise RuntimeError(f"the gateway did not start; see {self.log}")
         self._process = process
-        self.starts += 1
 
     def kill(self) -> None:
         """SIGKILL: a crash, not a shutdown."""

@@ -135,6 +135,7 @@ class Simulation:
         self.link: FaultyLink | None = None
         self.attempts: list[adversary.Attempt] = []
         self.clone_victim: bytes | None = None
+        self.flashes: dict[str, check.BoardFlash] | None = None  # read once the run is over
         self.kills = 0
         self.cuts = 0
         self.entries = 0
@@ -270,8 +271,8 @@ class Simulation:
             gateway_kills=self.kills,
             power_cuts=self.cuts,
         )
-        for spec in self.specs:
-            flash = check.read_flash(spec.flash)
+        self.flashes = {spec.name: check.read_flash(spec.flash) for spec in self.specs}  # the boards stopped
+        for flash in self.flashes.values():
             report.acknowledged += len(flash.receipts)
             report.queued += len(flash.queued)
             report.dead_lettered += len(flash.dead)
@@ -292,7 +293,7 @@ class Simulation:
         return report
 
     def check(self, report: Report) -> None:
-        invariants = check.check(self.gateway_dir, self.specs, self.attempts, self.clone_victim)
+        invariants = check.check(self.gateway_dir, self.specs, self.attempts, self.clone_victim, self.flashes)
         report.invariants = [{"name": i.name, "ok": i.ok, "detail": i.detail} for i in invariants]
 
 

@@ -240,7 +240,7 @@ class Farm:
             step = min(3600, t1_s - t)
             hour = t % _DAY_S // 3600
             if 9 <= hour < 18:
-                self.moisture_e4 -= 6 * step // 360  # 0.06 % an hour... of the range, by day
+                self.moisture_e4 -= 6 * step // 360  # by day it dries 0.6 % of the range an hour
             if hour == 6 and (t // _DAY_S) % 2 == self._irrigation_day and t % 3600 < step:
                 self.moisture_e4 += 2500
             self.moisture_e4 = max(500, min(9500, self.moisture_e4))
