@@ -208,8 +208,8 @@ class Simulation:
         finally:
             for runner in self.runners:
                 runner.cut_soon()  # every board at once, then wait for each
-            for runner in self.runners:
-                runner.stop()
+            # Off the event loop: the link must keep forwarding while boards finish a request.
+            await asyncio.to_thread(lambda: [runner.stop() for runner in self.runners])
             if self.gateway is not None:
                 await asyncio.to_thread(self.gateway.stop)
             if self.link is not None:
