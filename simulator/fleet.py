@@ -221,6 +221,11 @@ class BoardRunner:
         except Exception as e:  # noqa: BLE001 - reported as the board's crash, as its console would show
             self.crash = f"{type(e).__name__}: {e}"
 
+    @property
+    def pid(self) -> int | None:
+        """The board process's pid (micropython engine, while it runs)."""
+        return None if self._process is None else self._process.pid
+
     def alive(self) -> bool:
         if self._process is not None:
             code = self._process.poll()
