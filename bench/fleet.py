@@ -83,7 +83,7 @@ def _board_memory(seconds: float, root: Path) -> tuple[dict, dict]:
     simlib = fleet.compile_simulator(options_root)
     fleet.provision_in_place(specs, builds, "coap://127.0.0.1:9", options_root / "gateway")
     fleet.write_sim_files(specs[0], time.time(), 1440, 300)
-    runner = fleet.BoardRunner(specs[0], "micropython", simlib)
+    runner = fleet.BoardRunner(specs[0], simlib)
     runner.start()
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     time.sleep(seconds)

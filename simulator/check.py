@@ -22,13 +22,13 @@ from pathlib import Path
 
 import cbor2
 
-from paymote.crypto import cose, ed25519, messages
+from paymote.crypto import cose, messages
 from paymote.firmware.counter import BLOCK
 from paymote.firmware.storage import FlashStorage
 from paymote.gateway import authenticate, keys, ledger_command
 from paymote.gateway.store import Store
 from paymote.simulator.adversary import Attempt
-from paymote.simulator.fleet import BoardSpec
+from paymote.simulator.fleet import BoardSpec, device_id
 
 
 @dataclass
@@ -57,7 +57,6 @@ def read_flash(flash: Path) -> BoardFlash:
     Only once the board has stopped: opening the storage finishes what a
     power cut left (it removes a torn .tmp), as the board's next boot would."""
     storage = FlashStorage(str(flash))
-    seed = (flash / "key.bin").read_bytes()
     receipts, queued, dead = {}, {}, {}
     for name in storage.names("receipts"):
         leaf = name.split("/")[1]
@@ -70,7 +69,7 @@ def read_flash(flash: Path) -> BoardFlash:
         if leaf.isdigit():
             why = storage.read(name + ".why")
             dead[int(leaf)] = (storage.read(name), why.decode() if why else "")
-    return BoardFlash(cose.key_id(ed25519.SigningKey(seed).public), receipts, queued, dead)
+    return BoardFlash(device_id(flash), receipts, queued, dead)
 
 
 def _gaps_ok(used: set[int]) -> str | None:

@@ -9,8 +9,9 @@ and, for a van, route.json) and an engine that runs the real firmware on it:
                  build) and the simulator's HAL and world, compiled the same
                  way; a power cut is SIGKILL, then the same command again
     cpython      the same firmware modules in this process, one thread a
-                 board, for fleets of thousands; a power cut stops the board
-                 while it sleeps and boots it again from its flash
+                 board, all in one fleet process of their own
+                 (simulator/fleet_process.py), for fleets of thousands; a power
+                 cut stops the board while it sleeps and boots it again
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ class BoardSpec:
 
     @property
     def device_id(self) -> bytes:
-        """The key id of the key provisioning left on the board's flash."""
-        return cose.key_id(ed25519.SigningKey((self.flash / "key.bin").read_bytes()).public)
+        return device_id(self.flash)
 
     @property
     def payer(self) -> str:
         return f"{SCENARIOS[self.scenario].payer}-{self.name.rsplit('-', 1)[1]}"
+
+
+def device_id(flash: Path) -> bytes:
+    """The key id of the key provisioning left on a board's flash."""
+    return cose.key_id(ed25519.SigningKey((flash / "key.bin").read_bytes()).public)
 
 
 def free_udp_port() -> int:
@@ -168,58 +173,83 @@ def provision_in_place(
             registry.add(store, public, spec.payer, [payee], int(time.time()), board=spec.board)
 
 
-class PowerCut(BaseException):
-    """Raised in a cpython-engine board's thread while it sleeps: the board stops there."""
+class CpythonFleet:
+    """The cpython engine's boards, all in one fleet process
+    (simulator/fleet_process.py), driven over its stdin."""
+
+    def __init__(self, specs_: list[BoardSpec]) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "paymote.simulator.fleet_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.crashed: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.send(json.dumps([str(spec.flash) for spec in specs_]))
+        threading.Thread(target=self._read_reports, daemon=True).start()
+
+    def _read_reports(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            report = json.loads(line)
+            self.crashed[report["crashed"]] = report["reason"]
+
+    def send(self, line: str) -> None:
+        assert self._process.stdin is not None
+        with self._lock:
+            self._process.stdin.write(line + "\n")
+            self._process.stdin.flush()
+
+    def running(self) -> bool:
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        """Cut every board's power and wait for the process to end."""
+        if self.running():
+            self.send("stop")
+            try:
+                self._process.wait(120)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
 
 class BoardRunner:
-    """One board, on either engine: start(), power_cut() (then start() again), stop()."""
+    """One board: start(), power_cut() (then start() again), stop(). Its own
+    micropython process (simlib: the simulator's .mpy), or a thread of the
+    cpython engine's fleet process."""
 
-    def __init__(self, spec: BoardSpec, engine: str, simlib: Path | None) -> None:
+    def __init__(
+        self, spec: BoardSpec, simlib: Path | None = None, fleet: CpythonFleet | None = None
+    ) -> None:
         self.spec = spec
-        self.engine = engine
         self._simlib = simlib
+        self._fleet = fleet  # the cpython engine's fleet process
         self._process: subprocess.Popen | None = None
-        self._thread: threading.Thread | None = None
-        self._cut = threading.Event()
-        self.crash: str | None = None  # a board that died by itself (not a power cut)
+        self._crash: str | None = None  # a board that died by itself (not a power cut)
+        self._up = False
         self.console = spec.flash.parent / "console.log"
 
+    @property
+    def crash(self) -> str | None:
+        return self._fleet.crashed.get(self.spec.name) if self._fleet is not None else self._crash
+
     def start(self) -> None:
-        if self.engine == "micropython":
-            heap = sim_heap(self.spec.board)
-            with open(self.console, "ab") as console:
-                self._process = subprocess.Popen(
-                    [micropython_command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
-                    cwd=self.spec.flash,  # MicroPython imports from the working directory first
-                    stdout=console,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env={
-                        "MICROPYPATH": f"{self.spec.flash / 'lib'}:{self._simlib}"
-                    },  # only what the board has
-                )
-        else:
-            self._cut.clear()
-            self._thread = threading.Thread(target=self._run_here, name=self.spec.name, daemon=True)
-            self._thread.start()
-
-    def _run_here(self) -> None:
-        from paymote.firmware import main
-        from paymote.simulator import board_main
-
-        def pause(seconds: float) -> None:
-            if self._cut.wait(seconds):  # the power went while the board slept
-                raise PowerCut
-
-        try:
-            hal, world = board_main.hal_for(str(self.spec.flash))
-            world.pause = pause
-            main.run(hal)
-        except PowerCut:
-            pass
-        except Exception as e:  # noqa: BLE001 - reported as the board's crash, as its console would show
-            self.crash = f"{type(e).__name__}: {e}"
+        self._up = True
+        if self._fleet is not None:
+            self._fleet.send(f"start {self.spec.name}")
+            return
+        heap = sim_heap(self.spec.board)
+        with open(self.console, "ab") as console:
+            self._process = subprocess.Popen(
+                [micropython_command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
+                cwd=self.spec.flash,  # MicroPython imports from the working directory first
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={"MICROPYPATH": f"{self.spec.flash / 'lib'}:{self._simlib}"},  # only what the board has
+            )
 
     @property
     def pid(self) -> int | None:
@@ -227,30 +257,29 @@ class BoardRunner:
         return None if self._process is None else self._process.pid
 
     def alive(self) -> bool:
-        if self._process is not None:
-            code = self._process.poll()
-            if code is not None and code != -signal.SIGKILL and self.crash is None:
-                self.crash = f"exit {code}: " + self.console.read_text(errors="replace")[-400:]
-            return code is None
-        return self._thread is not None and self._thread.is_alive()
+        if self._fleet is not None:
+            return self._up and self.crash is None and self._fleet.running()
+        if self._process is None:
+            return False
+        code = self._process.poll()
+        if code is not None and code != -signal.SIGKILL and self._crash is None:
+            self._crash = f"exit {code}: " + self.console.read_text(errors="replace")[-400:]
+        return code is None
 
     def power_cut(self) -> None:
-        if self._process is not None:
+        self._up = False
+        if self._fleet is not None:
+            self._fleet.send(f"cut {self.spec.name}")  # the fleet process waits for the board to stop
+        elif self._process is not None:
             self._process.kill()
             self._process.wait()
             self._process = None
-        elif self._thread is not None:
-            self._cut.set()
-            self._thread.join(30)
-            self._thread = None
 
-    def cut_soon(self) -> None:
-        """Start a power cut without waiting for it (stop() waits)."""
-        if self._process is not None:
-            self._process.kill()
-        self._cut.set()
-
-    stop = power_cut  # the end of a run cuts the power too: the flash stays as it is
+    def stop(self) -> None:
+        """The end of a run cuts the power too: the flash stays as it is.
+        (A cpython-engine board stops with its fleet process: CpythonFleet.stop.)"""
+        if self._fleet is None:
+            self.power_cut()
 
 
 class GatewayProcess:

@@ -131,6 +131,7 @@ class Simulation:
         self.gateway_dir = (options.gateway_data or self.root / "gateway").resolve()
         self.specs = fleet.specs(self.root, options.boards, options.scenarios, options.seed)
         self.runners: list[fleet.BoardRunner] = []
+        self.cpython_fleet: fleet.CpythonFleet | None = None
         self.gateway: fleet.GatewayProcess | None = None
         self.link: FaultyLink | None = None
         self.attempts: list[adversary.Attempt] = []
@@ -179,7 +180,8 @@ class Simulation:
         if o.gateway is None:
             self.gateway = fleet.GatewayProcess(self.gateway_dir, gateway_addr[1])
             await asyncio.to_thread(self.gateway.start)
-        self.runners = [fleet.BoardRunner(spec, o.engine, simlib) for spec in self.specs]
+        self.cpython_fleet = fleet.CpythonFleet(self.specs) if o.engine == "cpython" else None
+        self.runners = [fleet.BoardRunner(spec, simlib, self.cpython_fleet) for spec in self.specs]
         for runner in self.runners:
             runner.start()
 
@@ -206,15 +208,19 @@ class Simulation:
             if o.adversaries and not self.attempts:
                 await self._attack()
         finally:
-            for runner in self.runners:
-                runner.cut_soon()  # every board at once, then wait for each
             # Off the event loop: the link must keep forwarding while boards finish a request.
-            await asyncio.to_thread(lambda: [runner.stop() for runner in self.runners])
+            await asyncio.to_thread(self._stop_boards)
             if self.gateway is not None:
                 await asyncio.to_thread(self.gateway.stop)
             if self.link is not None:
                 self.link.close()
         return self.report(time.monotonic() - start)
+
+    def _stop_boards(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+        if self.cpython_fleet is not None:
+            self.cpython_fleet.stop()
 
     def _kill_gateway(self) -> None:
         assert self.gateway is not None

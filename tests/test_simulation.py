@@ -97,3 +97,29 @@ def test_faults_come_from_the_seed():
 
     assert asyncio.run(decisions(5)) == asyncio.run(decisions(5))
     assert asyncio.run(decisions(5)) != asyncio.run(decisions(6))
+
+
+def test_the_cpython_engine_keeps_the_invariants_through_power_cuts(tmp_path):
+    """The same firmware as threads of one fleet process: power cuts stop boards while
+    they sleep and boot them again from flash; nothing lost, nothing twice."""
+    options = Options(
+        boards=8,
+        duration_s=12,
+        faults=proxy.Faults(loss=0.05),
+        power_cut_every_s=2,
+        seed=12,
+        data=tmp_path / "run",
+        engine="cpython",
+        adversaries=False,
+        serial=False,
+    )
+    sim = Simulation(options)
+
+    async def go():
+        await sim.setup(log=lambda message: None)
+        return await sim.run()
+
+    report = asyncio.run(go())
+    sim.check(report)
+    assert [i for i in report.invariants if not i["ok"]] == [], f"seed={report.seed}"
+    assert not report.crashed_boards and report.power_cuts >= 3 and report.acknowledged > 0
