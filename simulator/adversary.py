@@ -102,27 +102,17 @@ def _tampered(message: bytes) -> bytes:
     """The same COSE_Sign1 with its amount raised by one: the signature stays the old one."""
     protected, unprotected, payload, signature = cbor2.loads(message).value
     fields = cbor2.loads(payload)
-    fields[6] += 1
+    fields[messages.Intent.KEYS[messages.Intent.FIELDS.index("amount_minor")]] += 1
     return cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, cbor2.dumps(fields), signature]))
 
 
 def _clone(victim_seed: bytes, accepted: bytes) -> bytes:
     """Another intent at the accepted one's sequence number, signed with the victim's key."""
-    fields = cbor2.loads(cbor2.loads(accepted).value[2])
+    intent = messages.parse_intent(cbor2.loads(cbor2.loads(accepted).value[2]))
+    fields = {name: getattr(intent, name) for name in messages.Intent.FIELDS}
+    fields["amount_minor"] += 7
     key = ed25519.SigningKey(victim_seed)
-    payload = messages.intent_payload(
-        seq=fields[1],
-        time_s=fields[2],
-        prev=fields[3],
-        payer=fields[4],
-        payee=fields[5],
-        amount_minor=fields[6] + 7,
-        currency=fields[7],
-        evidence=fields[8],
-        tariff=fields[9],
-        period_s=fields[10],
-    )
-    return cose.sign1(payload, key, cose.key_id(key.public))
+    return cose.sign1(messages.intent_payload(**fields), key, cose.key_id(key.public))
 
 
 def messages_for(
