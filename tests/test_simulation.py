@@ -13,29 +13,34 @@ import pytest
 
 from paymote.gateway.store import DB_NAME
 from paymote.simulator import check, proxy
-from paymote.simulator.run import Options, Simulation
+from paymote.simulator.run import Options, Report, Simulation
 
 
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    options = Options(
-        boards=4,
-        duration_s=25,
-        faults=proxy.Faults(loss=0.1, dup=0.05),
-        kill_gateway_every_s=12,
-        power_cut_every_s=8,
-        seed=11,
-        data=tmp_path_factory.mktemp("sim") / "run",
-    )
+def _simulate(options: Options) -> tuple[Simulation, Report]:
+    """Set up, run and check one simulation."""
     sim = Simulation(options)
 
-    async def go():
+    async def go() -> Report:
         await sim.setup(log=lambda message: None)
         return await sim.run()
 
     report = asyncio.run(go())
     sim.check(report)
     return sim, report
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    options = Options(
+        boards=4,
+        duration_s=30,  # the van starts its route at 8:00, 20 s in; its last stop is near 24 s
+        faults=proxy.Faults(loss=0.1, dup=0.05),
+        kill_gateway_every_s=12,
+        power_cut_every_s=8,
+        seed=11,
+        data=tmp_path_factory.mktemp("sim") / "run",
+    )
+    return _simulate(options)
 
 
 def test_every_invariant_holds_under_faults(simulated):
@@ -113,13 +118,6 @@ def test_the_cpython_engine_keeps_the_invariants_through_power_cuts(tmp_path):
         adversaries=False,
         serial=False,
     )
-    sim = Simulation(options)
-
-    async def go():
-        await sim.setup(log=lambda message: None)
-        return await sim.run()
-
-    report = asyncio.run(go())
-    sim.check(report)
+    _, report = _simulate(options)
     assert [i for i in report.invariants if not i["ok"]] == [], f"seed={report.seed}"
     assert not report.crashed_boards and report.power_cuts >= 3 and report.acknowledged > 0
