@@ -4,14 +4,14 @@ boots them again.
 A virtual board is a flash folder (what provisioning wrote, plus sim.json
 and, for a van, route.json) and an engine that runs the real firmware on it:
 
-    micropython  one `micropython -X heapsize=<board's heap> -m simulator.board_main`
+    micropython  one `micropython -X heapsize=<heap> -m simulator.board_main`
                  process a board, with the board's own lib/ (the mpy-cross
                  build) and the simulator's HAL and world, compiled the same
                  way; a power cut is SIGKILL, then the same command again
-    cpython      the same firmware modules in this process, one thread a
-                 board, all in one fleet process of their own
-                 (simulator/fleet_process.py), for fleets of thousands; a power
-                 cut stops the board while it sleeps and boots it again
+    cpython      the same firmware modules, one thread a board, all in one
+                 fleet process of their own (simulator/fleet_process.py), for
+                 fleets of thousands; a power cut stops the board while it
+                 sleeps, then it boots again from its flash
 """
 
 from __future__ import annotations
