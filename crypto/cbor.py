@@ -332,7 +332,8 @@ class _Reader:
             start = self.pos
             key = self.item(depth + 1)
             encoded_key = self.data[start : self.pos]
-            if not isinstance(key, (int, str, bytes)):
+            # bool is an int to Python: false would alias key 0, true key 1.
+            if isinstance(key, bool) or not isinstance(key, (int, str, bytes)):
                 raise Unsupported("map key is not int, bytes or text")
             if previous is not None:
                 if encoded_key == previous:

@@ -178,6 +178,7 @@ def test_map_order_is_rfc8949_bytewise_not_cbor2_length_first():
         ("ff", Unsupported),  # break outside an indefinite item
         ("62 c328", Unsupported),  # invalid UTF-8
         ("a1 81 01 01", Unsupported),  # array as map key
+        ("a1 f4 01", Unsupported),  # false as map key: Python would take it for key 0
     ],
 )
 def test_each_malformation_has_its_own_error(hexed, error):
