@@ -11,7 +11,7 @@ arrays, maps with int/bytes/text keys, tags, false/true/null, finite floats.
 
 import struct
 
-from ._compat import bit_length, const
+from ._compat import MICROPYTHON, bit_length, const
 from .errors import (
     DuplicateKey,
     EncodeError,
@@ -256,6 +256,15 @@ def _encode_map(out, mapping, depth):
 
 def encode(value):
     """The deterministic encoding of value (RFC 8949 §4.2.1) as bytes."""
+    if _host_encode is not None:
+        encoded = _host_encode(value)
+        if encoded is not None:
+            return encoded
+    return encode_portable(value)
+
+
+def encode_portable(value):
+    """The encoder a board runs (encode() on CPython may take cbor2's)."""
     out = bytearray()
     _encode_into(out, value, 0)
     return bytes(out)
@@ -372,3 +381,13 @@ def decode(data, size_max=SIZE_BYTES_MAX, depth_max=DEPTH_MAX, length_max=LENGTH
     if reader.pos != len(data):
         raise TrailingBytes("%d bytes after the item" % (len(data) - reader.pos))
     return value
+
+
+_host_encode = None
+if not MICROPYTHON:  # cbor2's C encoder where it provably writes the same bytes
+    try:
+        from ._cbor_host import make_encoder
+
+        _host_encode = make_encoder(Tag, DEPTH_MAX)
+    except ImportError:  # no cbor2 here: the portable encoder does it all
+        pass

@@ -63,7 +63,59 @@ def _same(a, b):
 @given(values)
 def test_encoding_equals_cbor2_canonical(value):
     """Our deterministic encoding is byte for byte cbor2's canonical encoding."""
-    assert cbor.encode(value) == cbor2.dumps(value, canonical=True)
+    assert cbor.encode_portable(value) == cbor2.dumps(value, canonical=True)
+    assert cbor.encode(value) == cbor.encode_portable(value)
+
+
+_mixed_keys = st.one_of(st.integers(-(2**64), 2**64 - 1), st.text(max_size=4), st.binary(max_size=4))
+_anything = st.recursive(
+    st.one_of(
+        scalars,
+        st.floats(),
+        st.integers(-(2**70), 2**70),
+        st.builds(bytearray, st.binary(max_size=8)),
+    ),
+    lambda c: st.one_of(
+        st.lists(c, max_size=4),
+        st.tuples(c, c),
+        st.dictionaries(st.one_of(_mixed_keys, st.booleans(), st.floats()), c, max_size=4),
+        st.builds(cbor.Tag, st.integers(0, 2**64 - 1), c),
+        _maps(c),
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=1000)
+@given(_anything)
+def test_the_cpython_accelerator_writes_the_portable_bytes_or_steps_aside(value):
+    """cbor2's C path (crypto/_cbor_host.py) is taken only where it writes
+    exactly what a board's portable encoder writes; everything else (mixed key
+    types, floats, values the encoder refuses) is left to the portable one."""
+    from paymote.crypto import _cbor_host
+
+    fast = _cbor_host.make_encoder(cbor.Tag, cbor.DEPTH_MAX)(value)
+    try:
+        portable = cbor.encode_portable(value)
+    except EncodeError:
+        assert fast is None
+        with pytest.raises(EncodeError):
+            cbor.encode(value)
+        return
+    assert fast is None or fast == portable
+    assert cbor.encode(value) == portable
+
+
+def test_the_accelerator_takes_the_gateways_own_shapes():
+    """Receipts, entry hashes and COSE structures are all plain enough for cbor2."""
+    from paymote.crypto import _cbor_host
+
+    fast = _cbor_host.make_encoder(cbor.Tag, cbor.DEPTH_MAX)
+    receipt = {1: bytes(8), 2: 17, 3: bytes(32), 4: 1764374400, 5: 1}
+    envelope = cbor.Tag(18, [b"\xa1\x01\x27", {4: bytes(8)}, b"payload", bytes(64)])
+    entry = [1, "abcd-1", bytes(8), 1, "hh-1", "utility", 42, "EUR", 1764374400, 1764374401, bytes(32)]
+    for value in (receipt, envelope, entry, ["Signature1", b"\xa1\x01\x27", b"", b"payload"]):
+        assert fast(value) == cbor.encode_portable(value)
 
 
 @settings(max_examples=400)
