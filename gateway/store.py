@@ -10,7 +10,6 @@ synchronous=FULL: the commit returns after fsync).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import sqlite3
 import threading
@@ -164,6 +163,7 @@ _ENTRY_COLUMNS = (
     "position, transfer_id, device_id, seq, debit, credit, amount_minor, currency, "
     "device_time_s, gateway_time_s, evidence, receipt, entry_hash"
 )
+_ENTRY_FIELDS = tuple(name.strip() for name in _ENTRY_COLUMNS.split(","))
 
 
 def _device(row: Any) -> Device:
@@ -365,7 +365,7 @@ class Store:
     def add_entry(self, entry: Entry) -> None:
         self._db.execute(
             f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            dataclasses.astuple(entry),  # Entry's fields are in _ENTRY_COLUMNS order
+            [getattr(entry, name) for name in _ENTRY_FIELDS],  # astuple would deep-copy every bytes
         )
         for account, delta in ((entry.debit, -entry.amount_minor), (entry.credit, entry.amount_minor)):
             self._db.execute(
