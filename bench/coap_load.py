@@ -1,7 +1,12 @@
 """A small CoAP load generator: raw CON requests over UDP (RFC 7252 §3),
 a window of outstanding requests, each device strictly in order (as boards
 send), retransmission on timeout. No aiocoap on the client side, so it can
-drive an aiocoap server harder than an aiocoap client would."""
+drive an aiocoap server harder than an aiocoap client would.
+
+Devices are spread over SOCKETS source ports, as a fleet comes from many
+addresses: a gateway with several processes on one port (SO_REUSEPORT)
+gets its share per process by source address, and each socket's Message
+IDs stay far from wrapping within a server's deduplication lifetime."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ POST, GET = 0x02, 0x01
 OPTION_URI_PATH, OPTION_CONTENT_FORMAT = 11, 12
 RETRANSMIT_AFTER_S = 2.0
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+SOCKETS = 64
 
 
 def request(mid: int, token: bytes, path: str, payload: bytes, content_format: int) -> bytes:
@@ -108,7 +114,7 @@ async def run(
     result = Result()
     queues = deque(enumerate(per_device))
     outstanding: dict[bytes, tuple[int, bytes, float, int]] = {}  # token -> (device, datagram, sent, tries)
-    mids = itertools.count(1)
+    mids = [itertools.count(1) for _ in range(SOCKETS)]
     tokens = itertools.count(1)
     slot_free = asyncio.Event()
     done = asyncio.Event()
@@ -125,11 +131,12 @@ async def run(
         busy_devices.discard(device)
         slot_free.set()
 
-    transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(on_answer), remote_addr=address)
-    sock = transport.get_extra_info("socket")
-    sock.setsockopt(
-        socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES
-    )  # do not drop answers ourselves
+    transports = []
+    for _ in range(SOCKETS):
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(on_answer), remote_addr=address)
+        sock = transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)  # drop no answers here
+        transports.append(transport)
     busy_devices: set[int] = set()
     start = time.perf_counter()
     deadline = start + duration_s
@@ -141,7 +148,7 @@ async def run(
             for token, (device, datagram, sent_at, tries) in list(outstanding.items()):
                 if now - sent_at > RETRANSMIT_AFTER_S * (2 ** (tries - 1)) and tries < 5:
                     outstanding[token] = (device, datagram, sent_at, tries + 1)
-                    transport.sendto(datagram)
+                    transports[device % SOCKETS].sendto(datagram)
                     result.retransmitted += 1
 
     retry = asyncio.create_task(retransmitter())
@@ -168,10 +175,10 @@ async def run(
                 queues.remove((device, pending))
                 continue
             token = next(tokens).to_bytes(4, "big")
-            datagram = request(next(mids) & 0xFFFF, token, path, payload, content_format)
+            datagram = request(next(mids[device % SOCKETS]) & 0xFFFF, token, path, payload, content_format)
             outstanding[token] = (device, datagram, time.perf_counter(), 1)
             busy_devices.add(device)
-            transport.sendto(datagram)
+            transports[device % SOCKETS].sendto(datagram)
             result.sent += 1
             if not rate_per_s and result.sent % window == 0:
                 await asyncio.sleep(0)  # let answers in
@@ -182,5 +189,6 @@ async def run(
         done.set()
         retry.cancel()
         result.elapsed_s = time.perf_counter() - start
-        transport.close()
+        for transport in transports:
+            transport.close()
     return result

@@ -13,7 +13,10 @@ requests. Measures, in one run:
 --soak SECONDS holds 80% of peak and every 10 s reports the gateway's
 resident memory and the longest acknowledgement. Ends with one JSON line.
 
-Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--soak 600]
+The gateway runs with --workers request processes (default: one per core)
+beside its ledger writer; resident memory is summed over all of them.
+
+Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N] [--soak 600]
 """
 
 from __future__ import annotations
@@ -127,20 +130,23 @@ def entries(data_dir: Path) -> int:
         return store.entry_count()
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the processes, summed."""
+    total_kb = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+    return total_kb / 1024
 
 
-def start(command: list[str], ready_word: bytes) -> subprocess.Popen:
+def start(command: list[str], ready_word: bytes) -> tuple[subprocess.Popen, bytes]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     line = process.stdout.readline()
     if ready_word not in line:
         process.kill()
         sys.exit(f"did not start: {command}")
-    return process
+    return process, line
 
 
 def free_port() -> int:
@@ -188,7 +194,7 @@ def measure(label: str, address, path, load, window, seconds, data_dir, content_
     }
 
 
-def soak(address, data_dir, pid, devices, rate, seconds) -> list[dict]:
+def soak(address, data_dir, pids, devices, rate, seconds) -> list[dict]:
     """Hold `rate` for `seconds`; every 10 s: RSS and the longest acknowledgement."""
     reports = []
     load = lazily(devices)
@@ -197,7 +203,7 @@ def soak(address, data_dir, pid, devices, rate, seconds) -> list[dict]:
         result = asyncio.run(coap_load.run(address, "i", load, 256, window_s, 18, rate))
         report = {
             "t_s": start_s + window_s,
-            "rss_mb": round(rss_mb(pid), 1),
+            "rss_mb": round(rss_mb(pids), 1),
             "acks_per_s": round(len(result.latencies_s) / result.elapsed_s, 1),
             "p99_ms": round(result.percentile_ms(99), 1),
             "longest_ms": round(1000 * max(result.latencies_s, default=0), 1),
@@ -213,9 +219,14 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=400)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--soak", type=int, default=0, help="seconds at 80%% of peak")
+    parser.add_argument("--workers", type=int, default=0, help="gateway request processes (default: cores)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    print(f"gateway_throughput: {args.devices} devices a mode, window {args.window}, {args.seconds} s each")
+    workers = args.workers or cores
+    print(
+        f"gateway_throughput: {args.devices} devices a mode, window {args.window}, {args.seconds} s each, "
+        f"gateway with {workers} workers"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
@@ -229,7 +240,7 @@ def main() -> None:
         latency_devices = register(data_dir, 200_001, args.devices)
         soak_devices = register(data_dir, 300_001, args.devices)
         port = free_port()
-        gateway = start(
+        gateway, ready_line = start(
             [
                 sys.executable,
                 "-m",
@@ -240,9 +251,12 @@ def main() -> None:
                 str(data_dir),
                 "--bind",
                 f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
             ],
             b'"ready"',
         )
+        pids = [gateway.pid, *json.loads(ready_line)["workers"]]
         address = ("127.0.0.1", port)
         try:
             single = measure("single intents", address, "i", single_load, args.window, args.seconds, data_dir)
@@ -262,16 +276,18 @@ def main() -> None:
                 rate=half_rate,
             )
             soak_reports = (
-                soak(address, data_dir, gateway.pid, soak_devices, 0.8 * single["requests_per_s"], args.soak)
+                soak(address, data_dir, pids, soak_devices, 0.8 * single["requests_per_s"], args.soak)
                 if args.soak
                 else []
             )
-            gateway_rss_mb = rss_mb(gateway.pid)
+            gateway_rss_mb = rss_mb(pids)
         finally:
             gateway.terminate()
             gateway.wait(30)
     empty_port = free_port()
-    empty = start([sys.executable, str(REPO / "bench" / "empty_coap_server.py"), str(empty_port)], b"ready")
+    empty, _ = start(
+        [sys.executable, str(REPO / "bench" / "empty_coap_server.py"), str(empty_port)], b"ready"
+    )
     try:
         filler = [iter([b"\xd2" + bytes(158)] * per_device) for _ in range(args.devices)]
         ceiling = measure(
@@ -286,6 +302,7 @@ def main() -> None:
     result = {
         "bench": "gateway_throughput",
         "cores": cores,
+        "workers": workers,
         "single": single,
         "batch": batch,
         "half_load": half,
@@ -307,7 +324,7 @@ def main() -> None:
         (f"batches of {BATCH_INTENTS}", batch),
         (f"single at half of peak ({half_rate:.0f}/s)", half),
     )
-    print("\ngateway (1 process, durable commits)          committed/s   p50 ms   p99 ms")
+    print(f"\ngateway ({workers} workers + writer, durable)    committed/s   p50 ms   p99 ms")
     for label, row in rows:
         print(f"  {label:42} {row['committed_per_s']:>11}  {row['p50_ms']:>7}  {row['p99_ms']:>7}")
     print("ceilings")

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, help="data directory (overrides the config)")
     run.add_argument("--bind", help="HOST:PORT for CoAP (default 127.0.0.1:5683)")
     run.add_argument("--metrics", help="HOST:PORT for the Prometheus endpoint")
+    run.add_argument(
+        "--workers", type=int, help="request processes on the port beside the ledger writer (default 1)"
+    )
     return parser
 
 
@@ -171,7 +174,7 @@ def _gateway(args: argparse.Namespace) -> int:
     from paymote.gateway.config import ConfigError
 
     try:
-        config = service.config_from_args(args.data, args.bind, args.metrics, args.config)
+        config = service.config_from_args(args.data, args.bind, args.metrics, args.config, args.workers)
     except ConfigError as e:
         print(f"paymote gateway run: {e}", file=sys.stderr)
         return 2

@@ -6,6 +6,12 @@ future resolves only after its batch's transaction is durable, so nothing is
 acknowledged before it is on disk. A full queue refuses at once (5.03 with
 Max-Age) instead of growing.
 
+Where the front shares the process (workers = 1) the commits run on a thread
+of their own, so an fsync never stalls the CoAP event loop. In a writer
+process that only serves worker links (workers > 1) they run inline on its
+loop (inline=True): measured, handing each batch to a thread cost more there
+than it saved (docs/performance.md).
+
 Inside a batch, items run in arrival order through their record.* function
 (for intents: sequence -> policy -> ledger), each seeing the writes of the
 ones before it.
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from paymote.crypto import messages
 from paymote.gateway import record
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.metrics import Metrics
@@ -37,6 +44,12 @@ class QueueFull(Exception):  # noqa: N818 - a condition, not a failure
 
 
 Apply = Callable[[record.Context, bytes, bytes, Any, int], Outcome]
+
+APPLY_FOR_KIND: dict[int, Apply] = {
+    messages.KIND_INTENT: record.intent,
+    messages.KIND_ATTESTATION: record.attestation,
+    messages.KIND_READING_BATCH: record.reading_batch,
+}
 
 
 @dataclass
@@ -58,6 +71,7 @@ class Committer:
         metrics: Metrics | None = None,
         queue_items_max: int = QUEUE_ITEMS_MAX,
         batch_items_max: int = BATCH_ITEMS_MAX,
+        inline: bool = False,
     ) -> None:
         self._data_dir = data_dir
         self._key = gateway_key
@@ -67,15 +81,24 @@ class Committer:
         self._metrics.queue_depth.set_function(lambda: self._queue.qsize())
         self._batch_items_max = batch_items_max
         self._queue: asyncio.Queue[_Work | None] = asyncio.Queue(queue_items_max)
-        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        self._thread = (
+            None
+            if inline
+            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
+        )
         self._ctx: record.Context | None = None
         self._task: asyncio.Task | None = None
         self.batches_committed = 0
 
+    async def _on_ledger_thread(self, work: Callable[..., Any], *args: Any) -> Any:
+        """work(*args) where the store lives: its thread, or inline."""
+        if self._thread is None:
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        store = await loop.run_in_executor(self._thread, Store, self._data_dir)
-        head = await loop.run_in_executor(self._thread, store.last_entry)
+        store = await self._on_ledger_thread(Store, self._data_dir)
+        head = await self._on_ledger_thread(store.last_entry)
         self._ctx = record.Context(store, self._key, self.nonces, head)
         self._metrics.ledger_entries.set(head[0])
         self._task = asyncio.create_task(self._run(), name="ledger-committer")
@@ -87,27 +110,35 @@ class Committer:
         await self._queue.put(None)
         await self._task
         assert self._ctx is not None
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._ctx.store.close)
-        self._thread.shutdown(wait=True)
+        await self._on_ledger_thread(self._ctx.store.close)
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
         self._task = None
+
+    def issue_nonce(self) -> bytes:
+        """A fresh attestation nonce (single use, expiring) from the book the
+        writer checks attestations against."""
+        return self.nonces.issue(self._clock())
+
+    async def nonce(self) -> bytes:
+        return self.issue_nonce()
 
     @property
     def healthy(self) -> bool:
         """The writer task is running (a crashed writer means no more commits)."""
         return self._task is not None and not self._task.done()
 
-    def submit(self, apply: Apply, device_id: bytes, message: bytes, parsed: Any) -> asyncio.Future:
-        """Queue an authenticated message for apply (a record.* function); the
+    def submit(self, kind: int, device_id: bytes, message: bytes, parsed: Any) -> asyncio.Future:
+        """Queue an authenticated message of a kind (messages.KIND_*); the
         future gives its Outcome once the batch holding it is durable."""
         future = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Work(apply, device_id, message, parsed, future))
+            self._queue.put_nowait(_Work(APPLY_FOR_KIND[kind], device_id, message, parsed, future))
         except asyncio.QueueFull:
             raise QueueFull from None
         return future
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
             first = await self._queue.get()
@@ -125,7 +156,7 @@ class Committer:
             if not batch:
                 continue
             try:
-                outcomes = await loop.run_in_executor(self._thread, self._commit, batch)
+                outcomes = await self._on_ledger_thread(self._commit, batch)
             except Exception as error:  # noqa: BLE001 - every waiter learns of it
                 for work in batch:
                     if not work.future.done():
@@ -134,6 +165,8 @@ class Committer:
             for work, outcome in zip(batch, outcomes, strict=True):
                 if not work.future.done():  # its requester may have gone away
                     work.future.set_result(outcome)
+            if self._thread is None:
+                await asyncio.sleep(0)  # inline: let the links read and answer between commits
 
     def _commit(self, batch: list[_Work]) -> list[Outcome]:
         """Runs on the ledger thread: one durable transaction for the batch."""

@@ -4,6 +4,7 @@
 bind = "0.0.0.0:5683"           # CoAP over UDP
 data = "/var/lib/paymote"       # SQLite ledger and the gateway key
 metrics = "127.0.0.1:9464"      # Prometheus; omit to disable
+workers = 2                     # request processes on the port; one writes the ledger
 
 [limits]
 rate_per_device_per_s = 20
@@ -15,6 +16,7 @@ exchange_lifetime_s = 30
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -39,6 +41,12 @@ class Config:
     """The gateway's receipt-signing key; default DATA/gateway.key, made on first run."""
     metrics: str | None = None
     """HOST:PORT for the Prometheus endpoint, or None for none."""
+    workers: int = 1
+    """Processes that decode and verify requests on the bind port
+    (SO_REUSEPORT), each handing verified messages to this process, the single
+    ledger writer. 1 serves everything in one process. On a machine with N
+    cores, N workers measured best (docs/performance.md). More than one needs
+    a fixed port."""
     rate_per_device_per_s: float = 20.0
     """Sustained messages per second one device may send (4.29 beyond)."""
     burst_per_device: int = 100
@@ -68,12 +76,35 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"limits.{name} must be positive")
+        if not 1 <= self.workers <= WORKERS_MAX:
+            raise ConfigError(f"gateway.workers must be 1 to {WORKERS_MAX}")
+        if self.workers > 1 and self.bind.endswith(":0"):
+            raise ConfigError("gateway.workers above 1 needs a fixed port in gateway.bind")
         if self.exchange_lifetime_s < 1:
             raise ConfigError("limits.exchange_lifetime_s must be at least 1")
         for name in ("bind", "metrics"):
             value = getattr(self, name)
             if value is not None and not split_host_port(value):
                 raise ConfigError(f"gateway.{name} wants HOST:PORT, not {value!r}")
+
+    def to_json(self) -> str:
+        """The whole config as JSON (how a worker process receives it)."""
+        return json.dumps({f.name: _plain(getattr(self, f.name)) for f in fields(self)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        values = json.loads(text)
+        for name in ("data", "key_file"):
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+
+WORKERS_MAX = 64
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
 
 
 def split_host_port(value: str) -> tuple[str, int] | None:

@@ -9,12 +9,12 @@ import math
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias, Union
+from typing import Any, Protocol, TypeAlias, Union
 
 from paymote.crypto import messages
 from paymote.crypto.errors import FieldError, MessageError
-from paymote.gateway import authenticate, decode, record
-from paymote.gateway.committer import Apply, Committer, QueueFull
+from paymote.gateway import authenticate, decode
+from paymote.gateway.committer import QueueFull
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Busy, Outcome, RateLimited
 from paymote.gateway.store import DB_NAME
@@ -69,11 +69,24 @@ BATCH_BYTES_MAX = BATCH_INTENTS_MAX * (messages.INTENT_BYTES_MAX + 2) + 2
 Started: TypeAlias = Union[Outcome, "asyncio.Future[Outcome]"]  # noqa: UP007
 
 
+class LedgerQueue(Protocol):
+    """The bounded queue in front of the ledger writer: committer.Committer in
+    the same process, writer_link.WriterClient when the writer has a process
+    of its own. submit raises committer.QueueFull when the bound is reached."""
+
+    def submit(self, kind: int, device_id: bytes, message: bytes, parsed: Any) -> asyncio.Future: ...
+
+    async def nonce(self) -> bytes | Busy: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+
 class Pipeline:
     def __init__(
         self,
         keys: DeviceKeys,
-        committer: Committer,
+        committer: LedgerQueue,
         rate: RateLimiter,
         clock: Callable[[], float],
         metrics: Metrics | None = None,
@@ -84,7 +97,7 @@ class Pipeline:
         self._clock = clock
         self._metrics = metrics or Metrics()
 
-    def _start(self, kind: int, apply: Apply, message: bytes) -> Started:
+    def start(self, kind: int, message: bytes) -> Started:
         """decode -> authenticate -> rate -> queue; raises MessageError. Returns
         an Outcome at once (rate limited, busy) or the committer's future."""
         with self._metrics.verify_seconds.time():
@@ -96,27 +109,15 @@ class Pipeline:
         if wait_s:
             return RateLimited(max(1, math.ceil(wait_s)))
         try:
-            return self._committer.submit(apply, envelope.kid, message, parsed)
+            return self._committer.submit(kind, envelope.kid, message, parsed)
         except QueueFull:
             return Busy(BUSY_RETRY_S)
 
-    async def _one(self, kind: int, apply: Apply, message: bytes) -> Outcome:
-        started = self._start(kind, apply, message)
-        return await started if isinstance(started, asyncio.Future) else started
-
-    async def intent(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_INTENT, record.intent, message)
-
-    async def attestation(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_ATTESTATION, record.attestation, message)
-
-    async def reading_batch(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_READING_BATCH, record.reading_batch, message)
-
-    async def intent_batch(self, payload: bytes) -> list[Outcome | MessageError]:
+    def start_batch(self, payload: bytes) -> list[Started | MessageError]:
         """A board catching up: an array of signed intents, each with its own
         verdict; a bad one never spoils the others. All are queued in order
-        before any is awaited, so they share group commits."""
+        before any is awaited, so they share group commits. Raises
+        MessageError if the payload is not such an array."""
         items = decode.loads(payload, BATCH_BYTES_MAX, depth_max=1)
         if not isinstance(items, list) or not 1 <= len(items) <= BATCH_INTENTS_MAX:
             raise FieldError("batch", f"an array of 1..{BATCH_INTENTS_MAX} signed intents")
@@ -125,10 +126,27 @@ class Pipeline:
             try:
                 if not isinstance(item, bytes):
                     raise FieldError("batch item", "a signed intent as a byte string")
-                started.append(self._start(messages.KIND_INTENT, record.intent, item))
+                started.append(self.start(messages.KIND_INTENT, item))
             except MessageError as error:
                 started.append(error)
-        return [await s if isinstance(s, asyncio.Future) else s for s in started]
+        return started
 
-    def nonce(self) -> bytes:
-        return self._committer.nonces.issue(self._clock())
+    async def _one(self, kind: int, message: bytes) -> Outcome:
+        started = self.start(kind, message)
+        return await started if isinstance(started, asyncio.Future) else started
+
+    async def intent(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_INTENT, message)
+
+    async def attestation(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_ATTESTATION, message)
+
+    async def reading_batch(self, message: bytes) -> Outcome:
+        return await self._one(messages.KIND_READING_BATCH, message)
+
+    async def intent_batch(self, payload: bytes) -> list[Outcome | MessageError]:
+        return [await s if isinstance(s, asyncio.Future) else s for s in self.start_batch(payload)]
+
+    async def nonce(self) -> bytes | Busy:
+        """A fresh attestation nonce, or Busy while the ledger writer is unreachable."""
+        return await self._committer.nonce()

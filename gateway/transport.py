@@ -13,7 +13,7 @@ from paymote.crypto import cbor, cose, messages
 from paymote.crypto.errors import MessageError
 from paymote.gateway import responses
 from paymote.gateway.metrics import Metrics
-from paymote.gateway.outcomes import Outcome
+from paymote.gateway.outcomes import Busy, Outcome
 from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline
 
 log = logging.getLogger("paymote.gateway")
@@ -108,7 +108,8 @@ class NonceResource(resource.Resource):
         self._pipeline = pipeline
 
     async def render_get(self, request: aiocoap.Message) -> aiocoap.Message:
-        return responses.nonce(self._pipeline.nonce())
+        nonce = await self._pipeline.nonce()
+        return responses.for_outcome(nonce) if isinstance(nonce, Busy) else responses.nonce(nonce)
 
 
 class TimeResource(resource.Resource):

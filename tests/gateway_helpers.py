@@ -50,8 +50,11 @@ class Device(SigningDevice):
         return cose.sign1(payload, self.key, self.kid)
 
 
-def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) -> subprocess.Popen:
-    """`paymote gateway run` in its own process, returned once it said ready."""
+def start_gateway_process(
+    data_dir: Path, port: int, env: dict | None = None, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """`paymote gateway run` in its own process, returned once it said ready;
+    extra are more arguments (`--workers 2`)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -63,6 +66,7 @@ def start_gateway_process(data_dir: Path, port: int, env: dict | None = None) ->
             str(data_dir),
             "--bind",
             f"127.0.0.1:{port}",
+            *extra,
         ],
         env=env,
         stdout=subprocess.PIPE,

@@ -9,6 +9,7 @@ import random
 import signal
 
 import aiocoap
+import pytest
 from aiocoap.numbers.codes import Code
 
 from paymote.gateway.cli import main
@@ -40,8 +41,11 @@ async def _board(device, client, port, acknowledged, stop):
         message = device.intent()
 
 
-async def test_acknowledged_intents_survive_sigkill(tmp_path):
-    """seed=PAYMOTE_CRASH_SEED replays the same kill schedule."""
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_acknowledged_intents_survive_sigkill(tmp_path, workers):
+    """seed=PAYMOTE_CRASH_SEED replays the same kill schedule. With 2 workers
+    the SIGKILL hits the ledger writer; its workers die with it (and each
+    board has its own socket, so both workers get traffic)."""
     rng = random.Random(SEED)
     devices = [Device(100 + i, payer=f"hh-{i}") for i in range(DEVICES)]
     for device in devices:
@@ -49,20 +53,25 @@ async def test_acknowledged_intents_survive_sigkill(tmp_path):
     port = free_udp_port()
     acknowledged: list[tuple[bytes, int, bytes]] = []
     stop = asyncio.Event()
-    client = await aiocoap.Context.create_client_context()
-    process = start_gateway_process(tmp_path, port)
-    boards = [asyncio.create_task(_board(d, client, port, acknowledged, stop)) for d in devices]
+    extra = ("--workers", str(workers))
+    clients = [await aiocoap.Context.create_client_context() for _ in devices]
+    process = start_gateway_process(tmp_path, port, extra=extra)
+    boards = [
+        asyncio.create_task(_board(d, client, port, acknowledged, stop))
+        for d, client in zip(devices, clients, strict=True)
+    ]
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.1, 0.6))
             process.send_signal(signal.SIGKILL)
             process.wait()
-            process = start_gateway_process(tmp_path, port)
+            process = start_gateway_process(tmp_path, port, extra=extra)
         await asyncio.sleep(0.5)
     finally:
         stop.set()
         await asyncio.gather(*boards, return_exceptions=True)
-        await client.shutdown()
+        for client in clients:
+            await client.shutdown()
         process.send_signal(signal.SIGTERM)
         process.wait()
     for board in boards:

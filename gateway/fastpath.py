@@ -1,0 +1,287 @@
+"""The datagram fast path: POST /i and single-datagram POST /b answered
+straight off the socket, before aiocoap builds its message, exchange and
+routing objects for them.
+
+Those two requests are nearly all of a gateway's traffic, and aiocoap's own
+per-request work (a deepcopy of the request while routing, address objects,
+the exchange state machine) costs about as much as verifying the message
+(docs/performance.md). Everything else (GET /n, /t, /.well-known/core,
+POST /a and /r, any Block1 upload, NON requests, any option this parser does
+not know, anything malformed) goes on to aiocoap unchanged, so the fast path
+only ever answers requests whose meaning is plain.
+
+Deduplication (RFC 7252 §4.5): a retransmission (same endpoint, Message ID
+and token) gets the first answer again from a cache bounded in both time
+(exchange_lifetime_s) and entries, or is dropped while its first copy is
+still being committed. Past that bound a duplicate reaches the pipeline
+again, which §4.5 allows for a request "handled in an idempotent fashion":
+the ledger answers 2.04 with the same receipt and writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import aiocoap
+from aiocoap.numbers.codes import Code
+
+from paymote.crypto import messages
+from paymote.crypto.errors import MessageError
+from paymote.gateway import responses
+from paymote.gateway.metrics import Metrics
+from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline, Started
+
+log = logging.getLogger("paymote.gateway")
+
+# RFC 7252 §3 and §12.2
+_VERSION_1 = 1
+_TYPE_CON = 0
+_TYPE_ACK = 2
+_POST = 2
+_URI_HOST, _URI_PORT, _URI_PATH, _CONTENT_FORMAT = 3, 7, 11, 12
+_OPTION_MAX_AGE, _OPTION_SIZE1 = 14, 60
+_KNOWN_OPTIONS = frozenset((_URI_HOST, _URI_PORT, _URI_PATH, _CONTENT_FORMAT))
+_PAYLOAD_MARKER = 0xFF
+
+ANSWERS_CACHED_MAX = 65536
+"""Answers kept for retransmissions; the oldest go first past this bound."""
+
+_IN_PROGRESS = b""  # no answer is empty
+
+
+class Request:
+    """The parts of a plain CON POST the fast path needs."""
+
+    __slots__ = ("mid", "token", "path", "payload")
+
+    def __init__(self, mid: bytes, token: bytes, path: bytes, payload: bytes) -> None:
+        self.mid = mid
+        self.token = token
+        self.path = path
+        self.payload = payload
+
+
+def _extended(data: bytes, at: int, nibble: int) -> tuple[int, int]:
+    """An option delta or length (RFC 7252 §3.1) and the position after it."""
+    if nibble < 13:
+        return nibble, at
+    if nibble == 13:
+        return data[at] + 13, at + 1
+    if nibble == 14:
+        return int.from_bytes(data[at : at + 2], "big") + 269, at + 2
+    raise ValueError("reserved option nibble")
+
+
+def parse_plain_post(data: bytes) -> Request | None:
+    """A CON POST whose options are only Uri-Host, Uri-Port, Uri-Path and
+    Content-Format, with a one-segment path; None for anything else (aiocoap
+    then decides, including how to refuse it)."""
+    if len(data) < 4 or data[0] >> 6 != _VERSION_1 or (data[0] >> 4) & 3 != _TYPE_CON or data[1] != _POST:
+        return None
+    token_length = data[0] & 0x0F
+    if token_length > 8:
+        return None
+    at = 4 + token_length
+    token = data[4:at]
+    number = 0
+    path: list[bytes] = []
+    try:
+        while at < len(data) and data[at] != _PAYLOAD_MARKER:
+            head = data[at]
+            delta, at = _extended(data, at + 1, head >> 4)
+            length, at = _extended(data, at, head & 0x0F)
+            number += delta
+            if number not in _KNOWN_OPTIONS or at + length > len(data):
+                return None
+            if number == _URI_PATH:
+                path.append(data[at : at + length])
+            at += length
+    except (ValueError, IndexError):
+        return None
+    if len(path) != 1:
+        return None
+    if at < len(data):  # the payload marker
+        at += 1
+        if at == len(data):  # §3: a marker with no payload is a format error
+            return None
+    return Request(data[2:4], token, path[0], data[at:])
+
+
+def _option(number: int, last: int, value: bytes) -> bytes:
+    """One option (delta from the last number; both below 269 and values
+    under 13 bytes, which is all the fast path's answers carry)."""
+    delta = number - last
+    if delta < 13:
+        return bytes([(delta << 4) | len(value)]) + value
+    return bytes([0xD0 | len(value), delta - 13]) + value
+
+
+def _uint(value: int) -> bytes:
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def encode_ack(request: Request, response: aiocoap.Message) -> bytes:
+    """A piggybacked response (RFC 7252 §5.2.1) with the code, Content-Format,
+    Max-Age, Size1 and payload of an answer built by responses.py."""
+    out = bytearray(((_VERSION_1 << 6) | (_TYPE_ACK << 4) | len(request.token), int(response.code)))
+    out += request.mid + request.token
+    last = 0
+    for number, value in (
+        (_CONTENT_FORMAT, response.opt.content_format),
+        (_OPTION_MAX_AGE, response.opt.max_age),
+        (_OPTION_SIZE1, response.opt.size1),
+    ):
+        if value is not None:
+            out += _option(number, last, _uint(value))
+            last = number
+    if response.payload:
+        out.append(_PAYLOAD_MARKER)
+        out += response.payload
+    return bytes(out)
+
+
+class FastPath:
+    """Installed in front of aiocoap's UDP transport (install())."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        metrics: Metrics,
+        lifetime_s: float,
+        answers_max: int = ANSWERS_CACHED_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pipeline = pipeline
+        self._metrics = metrics
+        self._lifetime_s = lifetime_s
+        self._answers_max = answers_max
+        self._clock = clock
+        # (address, mid, token) -> (expires_at, answer datagram or _IN_PROGRESS)
+        self._answers: OrderedDict[tuple[Any, bytes, bytes], tuple[float, bytes]] = OrderedDict()
+        self._transport: Any = None
+        self._onward: Callable[..., None] | None = None
+        self.answered = 0
+
+    def install(self, context: aiocoap.Context) -> None:
+        """Wrap the datagram callback of the context's UDP transport."""
+        from aiocoap.transports.udp6 import MessageInterfaceUDP6
+
+        for interface in context.request_interfaces:
+            messages_ = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+            if isinstance(messages_, MessageInterfaceUDP6):
+                self._transport = messages_
+                self._onward = messages_.datagram_msg_received
+                messages_.datagram_msg_received = self._received  # type: ignore[method-assign]
+                return
+        raise RuntimeError("the CoAP context has no UDP transport")
+
+    def _received(self, data: bytes, ancdata: list, flags: int, address: Any) -> None:
+        request = parse_plain_post(data)
+        if request is None or request.path not in (b"i", b"b"):
+            assert self._onward is not None
+            self._onward(data, ancdata, flags, address)
+            return
+        now = self._clock()
+        key = (address, request.mid, request.token)
+        known = self._answers.get(key)
+        if known is not None and known[0] > now:
+            if known[1]:
+                self._send(known[1], ancdata, address)
+            return
+        self._answers.pop(key, None)
+        self._forget_old(now)
+        self._answers[key] = (now + self._lifetime_s, _IN_PROGRESS)
+        if request.path == b"i":
+            self._intent(request, key, ancdata, address)
+        else:
+            self._batch(request, key, ancdata, address)
+
+    def _forget_old(self, now: float) -> None:
+        answers = self._answers
+        while answers and (len(answers) >= self._answers_max or next(iter(answers.values()))[0] <= now):
+            answers.popitem(last=False)
+
+    def _intent(self, request: Request, key: tuple, ancdata: list, address: Any) -> None:
+        try:
+            started = self._pipeline.start(messages.KIND_INTENT, request.payload)
+        except MessageError as error:
+            self._answer(request, key, ancdata, address, "intent", responses.for_error(error))
+            return
+        if not isinstance(started, asyncio.Future):
+            self._answer(request, key, ancdata, address, "intent", responses.for_outcome(started))
+            return
+
+        def done(future: asyncio.Future) -> None:
+            self._answer(request, key, ancdata, address, "intent", _settled(future, responses.for_outcome))
+
+        started.add_done_callback(done)
+
+    def _batch(self, request: Request, key: tuple, ancdata: list, address: Any) -> None:
+        if len(request.payload) > BATCH_BYTES_MAX:
+            self._answer(request, key, ancdata, address, "batch", responses.too_large(BATCH_BYTES_MAX))
+            return
+        try:
+            started = self._pipeline.start_batch(request.payload)
+        except MessageError as error:
+            self._answer(request, key, ancdata, address, "batch", responses.for_error(error))
+            return
+        waiting = [s for s in started if isinstance(s, asyncio.Future)]
+        if not waiting:
+            self._answer(request, key, ancdata, address, "batch", responses.for_batch(started))  # type: ignore[arg-type]
+            return
+        left = [len(waiting)]
+
+        def done(_future: asyncio.Future) -> None:
+            left[0] -= 1
+            if left[0]:
+                return
+            self._answer(request, key, ancdata, address, "batch", _settled_batch(started))
+
+        for future in waiting:
+            future.add_done_callback(done)
+
+    def _answer(
+        self, request: Request, key: tuple, ancdata: list, address: Any, name: str, response: aiocoap.Message
+    ) -> None:
+        datagram = encode_ack(request, response)
+        if key in self._answers:
+            self._answers[key] = (self._answers[key][0], datagram)
+        self._metrics.messages.labels(name, response.code.dotted).inc()
+        log.info("%s %s from %s (fast path)", name, response.code, address[0])
+        self._send(datagram, ancdata, address)
+        self.answered += 1
+
+    def _send(self, datagram: bytes, ancdata: list, address: Any) -> None:
+        # Answer from the address the request came to (aiocoap does the same
+        # with IPV6_PKTINFO), which matters where the socket is bound to "::".
+        reply = [
+            item for item in ancdata if item[0] == socket.IPPROTO_IPV6 and item[1] == socket.IPV6_PKTINFO
+        ]
+        self._transport.transport.sendmsg(datagram, reply, 0, address)
+
+
+def _settled(future: asyncio.Future, respond: Callable[[Any], aiocoap.Message]) -> aiocoap.Message:
+    """The response for a committer future: its outcome, or 5.00 if the
+    ledger writer failed (the message is then not acknowledged)."""
+    if future.cancelled() or future.exception() is not None:
+        log.error("ledger writer failed: %r", None if future.cancelled() else future.exception())
+        return aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR, payload=b"ledger error")
+    return respond(future.result())
+
+
+def _settled_batch(started: list[Started | MessageError]) -> aiocoap.Message:
+    results = []
+    for item in started:
+        if not isinstance(item, asyncio.Future):
+            results.append(item)
+        elif item.cancelled() or item.exception() is not None:
+            return _settled(item, responses.for_outcome)
+        else:
+            results.append(item.result())
+    return responses.for_batch(results)

@@ -1,0 +1,20 @@
+"""Logs: one JSON object per line on stderr, in every gateway process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+
+class JsonLogFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {"t": round(record.created, 3), "level": record.levelname, "msg": record.getMessage()}
+        )
+
+
+def setup(level: int = logging.WARNING) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    logging.basicConfig(level=level, handlers=[handler])
