@@ -27,10 +27,11 @@ SENSOR_KEYS = {
     "pulse_meter": {"pin", "pulses_per_kwh", "debounce_ms"},
     "sht31": {"bus", "address"},
     "bme280": {"bus", "address"},
-    "accelerometer": {"bus", "address"},
+    "accelerometer": {"bus", "address", "part"},
     "gps": {"uart_tx", "uart_rx", "baud"},
     "soil": {"pin", "dry_raw", "wet_raw"},
 }
+ACCELEROMETER_PARTS = {"lis3dh", "mpu6050"}  # firmware/motion.py's PARTS
 # Product profiles: the sensor each prices from, and its price key (None: no payments).
 PROFILES = {
     "energy": ("pulse_meter", "price_minor_per_kwh"),
@@ -192,6 +193,8 @@ class _Checker:
                 if not {"i2c_sda", "i2c_scl"} <= set(pins):
                     self.fail(f"{at}.bus", "i2c needs pins.i2c_sda and pins.i2c_scl")
                 self.integer(sensor, f"{at}.address", 0x08, 0x77)
+            if kind == "accelerometer":
+                self.choice(sensor, f"{at}.part", ACCELEROMETER_PARTS)
             if kind == "pulse_meter":
                 self.pin(sensor, f"{at}.pin", pins)
                 self.integer(sensor, f"{at}.pulses_per_kwh", 1, 100000)

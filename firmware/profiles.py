@@ -3,7 +3,8 @@ shape of agent.MeteredBilling: resume, charge, charged, records, and poll,
 which the main loop calls once a second while the board is awake, or None):
 
     DistanceBilling  an Odometer's metres from GPS fixes (per-kilometre insurance),
-                     with harsh-braking events from the speed between fixes
+                     with harsh-braking events from the speed between fixes, and
+                     handling events from an accelerometer where the board has one
     Deliveries       pay on delivery: the driver's button at a stop of the route
     SoilReadings     moisture readings only (credit data, no payments)
 
@@ -19,16 +20,17 @@ try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
     from paymote.firmware.agent import MeteredBilling
     from paymote.firmware.gps import NmeaReader
-    from paymote.firmware.sensors import SoilProbe, find
+    from paymote.firmware.sensors import SensorError, SoilProbe, find
 except ImportError:  # on a board
     from crypto import cbor, messages
     from crypto._compat import const
     from firmware.agent import MeteredBilling
     from firmware.gps import NmeaReader
-    from firmware.sensors import SoilProbe, find
+    from firmware.sensors import SensorError, SoilProbe, find
 
 MOVING_MM_S_MIN = const(500)  # below this a fix's movement is GPS jitter, not travel
 HARSH_BRAKING_MM_S2 = const(3500)  # about 0.36 g: the common telematics threshold
+HANDLING_MG = const(350)  # the same threshold, as the accelerometer measures it
 _MM_PER_DEG_E7_NUM = const(111195)  # mm per 1e-7 degree of latitude, times 10**4
 STOP_RADIUS_M = const(100)  # a delivery confirmed farther than this from its stop is refused
 UART_READ_BYTES_MAX = const(256)  # one poll's read: the UART's receive buffer
@@ -44,11 +46,14 @@ def distance_mm(lat1_e7, lon1_e7, lat2_e7, lon2_e7):
 
 
 class Odometer:
-    """Distance and driving events from a UART GPS's RMC fixes. poll() reads
-    what the UART holds; the IRQ-free loop is the board's once-a-second wake."""
+    """Distance and driving events: from a UART GPS's RMC fixes, and from the
+    board's accelerometer (a motion.Motion) if it has one. poll() reads what
+    the UART holds and samples the accelerometer; the IRQ-free loop is the
+    board's once-a-second wake."""
 
-    def __init__(self, uart):
+    def __init__(self, uart, motion=None):
         self._uart = uart
+        self._motion = motion
         self._reader = NmeaReader()
         self._last = None  # the previous valid RMC fix
         self._mm = 0
@@ -57,6 +62,8 @@ class Odometer:
         self.fix = None  # the newest valid fix, for the readings and the stops
 
     def poll(self):
+        if self._motion is not None:
+            self._motion.poll()
         data = self._uart.read(UART_READ_BYTES_MAX)
         if data:
             for fix in self._reader.feed(data):
@@ -85,6 +92,8 @@ class Odometer:
     def records(self, t):
         """Driving events and the last position, for the reading batch."""
         out = [messages.senml("braking", "count", self.harsh_brakings, t)]
+        if self._motion is not None:
+            out.append(messages.senml("handling", "count", self._motion.events, t))
         if self.fix is not None:
             # Doubles from integers: an ESP32's single-precision floats would lose metres.
             out.append(messages.senml("lat", "lat", cbor.float_from_decimal(self.fix.lat_e7, -7), t))
@@ -191,10 +200,30 @@ class SoilReadings:
         return [messages.senml("moisture", "/", cbor.float_from_decimal(self._probe.moisture_centi(), -4), t)]
 
 
+def _motion(hal, board):
+    """The board's accelerometer as a motion.Motion, or None if it has none.
+    A part that does not answer at boot (or is another part than the board
+    file says) leaves the board running without it: its readings then carry
+    no handling count, which the gateway can tell from a zero."""
+    sensor = find(board, "accelerometer")
+    bus = None if sensor is None else hal.i2c()
+    if bus is None:
+        return None
+    try:
+        from paymote.firmware import motion
+    except ImportError:
+        from firmware import motion
+    try:
+        return motion.Motion(motion.PARTS[sensor["part"]](bus, sensor["address"]), HANDLING_MG)
+    except SensorError:
+        return None
+
+
 def _odometer(hal, board):
     sensor = find(board, "gps")
     pins = board["pins"]
-    return Odometer(hal.uart(pins[sensor["uart_tx"]], pins[sensor["uart_rx"]], sensor["baud"]))
+    uart = hal.uart(pins[sensor["uart_tx"]], pins[sensor["uart_rx"]], sensor["baud"])
+    return Odometer(uart, _motion(hal, board))
 
 
 def billing_for(hal, board):

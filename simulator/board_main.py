@@ -66,10 +66,26 @@ def _model(scenario, seed, hal, board, clock):
         return vehicles.Farm(seed, hal.adc(pins[soil["pin"]]), soil["dry_raw"], soil["wet_raw"])
     gps = find(board, "gps")
     uart = hal.uart(pins[gps["uart_tx"]], pins[gps["uart_rx"]], gps["baud"])
+    accelerometer = _accelerometer(hal, board)
     if scenario == "car":
-        return vehicles.Car(seed, uart)
+        return vehicles.Car(seed, uart, accelerometer)
     stops = json.loads(hal.read_file("route.json"))
     return vehicles.Van(seed, uart, hal.pin(pins["button"]), stops)
+
+
+def _accelerometer(hal, board):
+    """The board's accelerometer part on the HAL's I2C bus (a register-level
+    fake), or None if the board has none. Lying flat until the world moves it."""
+    sensor = find(board, "accelerometer")
+    if sensor is None:
+        return None
+    try:
+        from paymote.simulator import parts
+    except ImportError:
+        from simulator import parts
+    part = {"lis3dh": parts.FakeLIS3DH, "mpu6050": parts.FakeMPU6050}[sensor["part"]](sensor["address"])
+    hal.i2c_bus = parts.FakeI2C(part)
+    return part
 
 
 def hal_for(flash_dir):

@@ -45,8 +45,77 @@ class FakeSHT31:
         return out[:n]
 
 
+def _int16(value):
+    value = -32768 if value < -32768 else 32767 if value > 32767 else value
+    return value & 0xFFFF
+
+
+class FakeLIS3DH:
+    """ST LIS3DH's registers: WHO_AM_I, the control registers, and X/Y/Z out
+    (little-endian, left-justified 12 bits in high-resolution mode) from
+    mg = (x, y, z), which the world sets. A read with the sub-address MSB set
+    auto-increments (datasheet §6.1.1); without it, it reads one register
+    again and again. Axes read 0 until CTRL_REG1 enables them."""
+
+    def __init__(self, address=0x18):
+        self.address = address
+        self.nack = False
+        self.mg = (0, 0, 1000)  # lying flat: 1 g on z
+        self.registers = bytearray(0x80)  # reserved addresses read 0
+        self.registers[0x0F] = 0x33
+        self.registers[0x20] = 0x07  # power-on: axes on, output rate off
+
+    def _out(self):
+        running = self.registers[0x20] >> 4
+        out = bytearray()
+        for axis, value in enumerate(self.mg):
+            raw = _int16(value << 4) if running and self.registers[0x20] & (1 << axis) else 0
+            out += bytes([raw & 0xFF, raw >> 8])
+        self.registers[0x28:0x2E] = out
+
+    def read_register(self, sub, n):
+        self._out()
+        start = sub & 0x7F
+        if sub & 0x80:
+            return bytes(self.registers[start : start + n])
+        return bytes([self.registers[start]]) * n
+
+    def write_register(self, sub, data):
+        start = sub & 0x7F
+        step = 1 if sub & 0x80 else 0
+        for i, byte in enumerate(data):
+            self.registers[start + i * step] = byte
+
+
+class FakeMPU6050:
+    """InvenSense MPU-6050's registers: WHO_AM_I, PWR_MGMT_1 (asleep at power
+    on, as the part is), ACCEL_CONFIG and the accelerometer out (big-endian,
+    16,384 a g at ±2 g) from mg, which the world sets; burst reads run on."""
+
+    def __init__(self, address=0x68):
+        self.address = address
+        self.nack = False
+        self.mg = (0, 0, 1000)
+        self.registers = bytearray(0x80)
+        self.registers[0x75] = 0x68
+        self.registers[0x6B] = 0x40  # SLEEP
+
+    def read_register(self, start, n):
+        awake = not self.registers[0x6B] & 0x40
+        out = bytearray()
+        for value in self.mg:
+            raw = _int16(value * 16384 // 1000) if awake else 0
+            out += bytes([raw >> 8, raw & 0xFF])
+        self.registers[0x3B:0x41] = out
+        return bytes(self.registers[start : start + n])
+
+    def write_register(self, start, data):
+        self.registers[start : start + len(data)] = data
+
+
 class FakeI2C:
-    """A bus with parts at their addresses; machine.I2C's writeto / readfrom_into."""
+    """A bus with parts at their addresses: machine.I2C's writeto /
+    readfrom_into, and the register calls readfrom_mem_into / writeto_mem."""
 
     def __init__(self, *parts):
         self.parts = {part.address: part for part in parts}
@@ -64,6 +133,14 @@ class FakeI2C:
         data = self._part(address).read(len(buffer))
         for i in range(len(buffer)):
             buffer[i] = data[i]
+
+    def readfrom_mem_into(self, address, register, buffer):
+        data = self._part(address).read_register(register, len(buffer))
+        for i in range(len(buffer)):
+            buffer[i] = data[i]
+
+    def writeto_mem(self, address, register, data):
+        self._part(address).write_register(register, bytes(data))
 
 
 class FakeADC:

@@ -13,6 +13,7 @@ except ImportError:
 _M_PER_DEG_LAT = 111195
 _STOP_DWELL_S = 180
 _VAN_SPEED_MM_S = 11000  # about 40 km/h in town
+_MM_S2_PER_G = 9807
 _RMC_PER_WAKE_MAX = 4  # the newest fixes a late wake still finds in the UART
 
 
@@ -120,8 +121,9 @@ class Car:
 
     _EASE_MM_S2 = 2000  # ordinary driving: under the harsh-braking threshold
 
-    def __init__(self, seed, uart, lat_e7=523700000, lon_e7=48900000):
+    def __init__(self, seed, uart, accelerometer=None, lat_e7=523700000, lon_e7=48900000):
         rng = Rng(seed)
+        self._accelerometer = accelerometer  # a parts.FakeMPU6050: forward is its x axis
         self._seed = seed
         self.trip_s = 1200 + rng.below(1200)
         self.cruise_mm_s = 12000 + rng.below(12000)
@@ -144,6 +146,7 @@ class Car:
     def speed_at(self, t_s):
         """The speed at second t_s; called once per simulated second, in order."""
         target = self._target(t_s)
+        before = self._v
         if target is None:
             self.harsh_brakings += 1
             self._v = self._v // 4
@@ -151,6 +154,8 @@ class Car:
             self._v = min(target, self._v + self._EASE_MM_S2)
         else:
             self._v = max(target, self._v - self._EASE_MM_S2)
+        if self._accelerometer is not None:  # over that second, in milli-g (9,807 mm/s² a g)
+            self._accelerometer.mg = ((self._v - before) * 1000 // _MM_S2_PER_G, 0, 1000)
         return self._v
 
     def advance(self, t0_s, t1_s):

@@ -78,3 +78,21 @@ def test_soil_probe_calibration_must_be_ordered(tmp_path):
     path.write_text(text)
     with pytest.raises(boards.BoardError, match=r"sensors\[0\]\.wet_raw: must be below dry_raw"):
         boards.load_file(path)
+
+
+def test_an_accelerometer_names_its_part(tmp_path):
+    """The firmware picks the driver by part; a missing or unknown part is refused."""
+    sht = 'kind = "sht31"\nbus = "i2c"\naddress = 0x44'
+    assert sht in VALID
+    path = tmp_path / "accel.toml"
+    for part, problem in (
+        ("", r"sensors\[1\]\.part: missing"),
+        ('part = "adxl345"\n', r"sensors\[1\]\.part: one of"),
+    ):
+        path.write_text(VALID.replace(sht, f'kind = "accelerometer"\n{part}bus = "i2c"\naddress = 0x18'))
+        with pytest.raises(boards.BoardError, match=problem):
+            boards.load_file(path)
+    path.write_text(
+        VALID.replace(sht, 'kind = "accelerometer"\npart = "lis3dh"\nbus = "i2c"\naddress = 0x18')
+    )
+    assert boards.load_file(path).sensors[1]["part"] == "lis3dh"

@@ -61,6 +61,7 @@ def test_same_results_on_micropython():
     assert out == run_cpython(script)
     assert "sht31 (2150, 4000)" in out and "pulses 4 bounces 4 wh 4" in out
     assert "soil 36500 5000" in out
+    assert "accel 24 (-450, 120, 980)" in out and "handling events 3" in out
 
 
 def test_soil_probe_maps_its_calibration_to_percent():
@@ -72,3 +73,59 @@ def test_soil_probe_maps_its_calibration_to_percent():
         assert probe.moisture_centi() == expected
     with pytest.raises(ValueError):
         sensors.SoilProbe(adc, dry_raw=100, wet_raw=200)
+
+
+@pytest.mark.parametrize("part_class", [parts.FakeLIS3DH, parts.FakeMPU6050])
+@given(st.tuples(*[st.integers(-2000, 1999)] * 3))
+def test_accelerometers_read_back_what_the_part_measures(part_class, mg):
+    """LIS3DH (12-bit, 1 mg a digit) exactly; MPU-6050 (16,384 a g) within 1 mg."""
+    from paymote.firmware import motion
+
+    part = part_class()
+    driver = motion.PARTS["lis3dh" if part.address == 0x18 else "mpu6050"](parts.FakeI2C(part), part.address)
+    part.mg = mg
+    read = driver.acceleration_mg()
+    tolerance = 0 if part_class is parts.FakeLIS3DH else 1
+    assert all(abs(r - m) <= tolerance for r, m in zip(read, mg, strict=True)), (read, mg)
+
+
+def test_accelerometer_drivers_configure_their_parts():
+    """LIS3DH: 100 Hz with X, Y, Z on, block data update, high resolution, ±2 g.
+    MPU-6050: woken from the sleep it powers up in, ±2 g."""
+    from paymote.firmware import motion
+
+    lis = parts.FakeLIS3DH()
+    motion.LIS3DH(parts.FakeI2C(lis))
+    assert lis.registers[0x20] == 0x57 and lis.registers[0x23] == 0x88
+    mpu = parts.FakeMPU6050()
+    mpu.registers[0x1C] = 0x18  # left at ±16 g by an earlier program
+    motion.MPU6050(parts.FakeI2C(mpu))
+    assert mpu.registers[0x6B] == 0 and mpu.registers[0x1C] == 0
+
+
+def test_accelerometer_nack_and_wrong_part_are_sensor_errors():
+    """A part that does not answer, or answers WHO_AM_I as another part, is refused."""
+    from paymote.firmware import motion
+
+    with pytest.raises(sensors.SensorError, match="did not answer"):
+        motion.LIS3DH(parts.FakeI2C())  # nothing at 0x18
+    with pytest.raises(sensors.SensorError, match="is not a MPU-6050"):
+        motion.MPU6050(parts.FakeI2C(parts.FakeLIS3DH(address=0x68)))
+    part = parts.FakeMPU6050()
+    driver = motion.MPU6050(parts.FakeI2C(part))
+    part.nack = True
+    with pytest.raises(sensors.SensorError):
+        driver.acceleration_mg()
+
+
+def test_one_long_brake_is_one_event_and_two_brakes_are_two():
+    """Above the threshold starts an event; it ends below half the threshold."""
+    from paymote.firmware import motion
+
+    events = motion.HandlingEvents(threshold_mg=350)
+    for x in (0, -400, -600, -300, -200, -400, -100):  # dips to 200 mg mid-brake: still one
+        events.sample(x, 0)
+    assert events.events == 1
+    for x, y in ((0, 0), (250, 250), (0, 0)):  # 354 mg sideways: a second event
+        events.sample(x, y)
+    assert events.events == 2

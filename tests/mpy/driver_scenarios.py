@@ -34,3 +34,25 @@ probe = sensors.SoilProbe(parts.FakeADC(), dry_raw=52000, wet_raw=21000)
 for raw in (60000, 52000, 36500, 21000, 100):
     probe._adc.raw = raw
     print("soil", raw, probe.moisture_centi())
+
+try:
+    from paymote.firmware import motion
+except ImportError:
+    from firmware import motion
+
+for part in (parts.FakeLIS3DH(), parts.FakeMPU6050()):
+    accel = motion.PARTS["lis3dh" if part.address == 0x18 else "mpu6050"](parts.FakeI2C(part), part.address)
+    for mg in ((0, 0, 1000), (-450, 120, 980), (1999, -2000, -1)):
+        part.mg = mg
+        print("accel", part.address, accel.acceleration_mg())
+    part.nack = True
+    try:
+        accel.acceleration_mg()
+        print("nack accepted")
+    except sensors.SensorError as e:
+        print("nack refused", type(e).__name__)
+
+events = motion.HandlingEvents(350)
+for x in (0, -100, -400, -600, -300, -200, -100, -500, 0, 360, 0):
+    events.sample(x, 0)
+print("handling events", events.events)

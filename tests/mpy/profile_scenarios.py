@@ -65,3 +65,18 @@ print("once signed", again.charge())
 deliveries.charged(charge[1])
 button.falling()  # pressed again at c-1, already delivered: far from any undelivered stop
 print("second press", deliveries.charge(), deliveries.presses_away)
+
+try:
+    from paymote.firmware import motion
+except ImportError:
+    from firmware import motion
+
+part = parts.FakeMPU6050()
+uart = parts.FakeUart()
+car = profiles.Odometer(uart, motion.Motion(motion.MPU6050(parts.FakeI2C(part)), profiles.HANDLING_MG))
+for forward_mg in (0, 200, -150, -900, -1200, -400, 100, 0, 0, -360, 0):  # one long brake, one short
+    part.mg = (forward_mg, 0, 1000)
+    car.poll()
+part.nack = True
+car.poll()
+print("handling", [r for r in car.records(T0) if r[messages.SENML_NAME] == "handling"], car._motion.missed)
