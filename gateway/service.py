@@ -144,6 +144,7 @@ async def serve(
     await committer.start()
     served: front.Front | None = None
     workers: Workers | None = None
+    watch_workers: asyncio.Task | None = None
     if config.workers == 1:
         served = await front.start(config, committer, clock, metrics)
     else:
@@ -154,7 +155,7 @@ async def serve(
             await workers.stop()
             await committer.stop()
             raise
-        asyncio.get_running_loop().create_task(_stop_when(workers.lost, stop))
+        watch_workers = asyncio.create_task(_stop_when(workers.lost, stop))
     metrics_server = metrics.serve(*split_host_port(config.metrics)) if config.metrics else None
     gc.collect()
     gc.freeze()  # start-up objects never become garbage: keep them out of every collection
@@ -180,8 +181,9 @@ async def serve(
         await stop.wait()
     finally:
         systemd.notify("STOPPING=1")
-        if watchdog:
-            watchdog.cancel()
+        for task in (watchdog, watch_workers):
+            if task:
+                task.cancel()
         if served:
             await served.close()  # stop accepting
         if workers:
