@@ -32,6 +32,7 @@ except ImportError:  # on a board
 BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
 PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 VERDICTS_BYTES_MAX = const(4096)
+_TIME_BYTES_MAX = const(9)  # a CBOR uint of up to 64 bits: GET /t's answer
 
 
 class MeteredBilling:
@@ -106,6 +107,7 @@ class Agent:
             hal.ticks_ms,
             hal.random_bytes,
             config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
+            hal.feed_watchdog,
         )
         last = self._last_signed()
         # Evidence and time continue across reboots from the last signed intent.
@@ -150,10 +152,34 @@ class Agent:
         if response.action == coap.STOP:
             self.stopped = "attestation %s" % coap.dotted(response.code)
 
+    def time_from_gateway(self):
+        """Set the RTC from the gateway's GET /t (a board where NTP did not
+        answer); never to a time before the last signed intent's. True once set."""
+        try:
+            answer = self._client.request(coap.GET, "t")
+        except coap.NoAnswerError:
+            return False
+        if answer.code != coap.code(2, 5):
+            return False
+        try:
+            unix_s = cbor.decode(answer.payload, size_max=_TIME_BYTES_MAX)
+        except ValueError:  # crypto.errors.DecodeError
+            return False
+        if not isinstance(unix_s, int) or unix_s < self._last_time_s:
+            return False
+        # The open period began on the old clock: move its start by the same correction.
+        correction_s = unix_s - self._hal.time_s()
+        self._hal.set_time_s(unix_s)
+        self._period_start_s = max(self._period_start_s + correction_s, self._last_time_s)
+        return True
+
     def period(self):
-        """Close the current period: attest if this boot has not been, sign
-        what the profile charges (each worth at least one minor unit), then
-        send what is queued."""
+        """Close the current period: set the clock from the gateway if the HAL
+        could not (no NTP), attest if this boot has not been, sign what the
+        profile charges (each worth at least one minor unit), then send what
+        is queued."""
+        if not getattr(self._hal, "time_synced", True) and self.stopped is None:
+            self.time_from_gateway()
         if self.attested is None and self.stopped is None:
             self.attest()
         now_s = self._now_s()

@@ -191,16 +191,23 @@ def action_for(code_):
     return RETRY
 
 
+WAIT_SLICE_MS = const(2000)
+
+
 class Client:
     """Confirmable requests to one gateway over a UDP socket.
 
     sock: a UDP socket (MicroPython or CPython); address: the gateway's
     (host, port) as sendto takes it; ticks_ms(): a millisecond clock;
-    random_bytes(n): the port's randomness (tokens, first message ID, jitter).
+    random_bytes(n): the port's randomness (tokens, first message ID, jitter);
+    idle(): called at least every WAIT_SLICE_MS while waiting for an answer
+    (the board feeds its watchdog there: a last retransmission waits up to
+    48 s, RP2040's watchdog at most 8.4 s).
     """
 
-    def __init__(self, sock, address, ticks_ms, random_bytes, ack_timeout_ms=ACK_TIMEOUT_MS):
+    def __init__(self, sock, address, ticks_ms, random_bytes, ack_timeout_ms=ACK_TIMEOUT_MS, idle=None):
         self._sock = sock
+        self._idle = idle
         self._address = address
         self._ticks_ms = ticks_ms
         self._random_bytes = random_bytes
@@ -252,7 +259,9 @@ class Client:
             left = deadline - self._ticks_ms()
             if left <= 0:
                 return None
-            message = self._receive(left, answer_bytes_max)
+            if self._idle is not None:
+                self._idle()
+            message = self._receive(left if left < WAIT_SLICE_MS else WAIT_SLICE_MS, answer_bytes_max)
             if message is None:
                 continue
             if message.type == _ACK and message.mid == mid and message.code == 0 and not acknowledged:

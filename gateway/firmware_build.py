@@ -4,6 +4,7 @@ Lays the files out as the board's filesystem expects them:
 
     lib/crypto/*.mpy       the portable message and signing code
     lib/firmware/*.mpy     the firmware
+    main.py                what MicroPython runs at boot: firmware.board.start()
     board.json             the board definition, as the firmware reads it
     manifest.json          every file with its SHA-256, and the overall digest
     manifest.txt           the same as `sha256sum` lines: what the digest hashes
@@ -31,6 +32,13 @@ from paymote import boards
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages/paymote
 BUILD_ONLY = {"_ed25519_tablegen.py"}  # runs on the host at build time; never on a board
 HOST_ONLY = {"_cbor_host.py"}  # CPython accelerators; a board has no cbor2
+
+
+MAIN_PY = """# paymote firmware: MicroPython runs this file at boot, after boot.py.
+import firmware.board
+
+firmware.board.start()
+"""
 
 
 class BuildError(RuntimeError):
@@ -82,6 +90,7 @@ def build(
         staging = Path(tmp) / "build"
         for source, path in _sources(source_root):
             _compile(source, staging / path, arch)
+        (staging / "main.py").write_text(MAIN_PY)
         board_json = asdict(board)
         (staging / "board.json").write_text(json.dumps(board_json, indent=1, sort_keys=True) + "\n")
         files = {

@@ -16,23 +16,11 @@ import json
 import sys
 
 if sys.implementation.name == "micropython":
-    # One module at a time, collecting in between, as a board's boot does:
-    # importing the whole tree at once fragments a 96 KB heap past use.
-    for _name in (
-        "crypto.cbor",
-        "crypto.ed25519",
-        "crypto.cose",
-        "crypto.messages",
-        "firmware.coap",
-        "firmware.storage",
-        "firmware.outbox",
-        "firmware.agent",
-        "firmware.main",
-        "simulator.host_hal",
-        "simulator.world",
-    ):
-        __import__(_name)
-        gc.collect()
+    # One module at a time, collecting in between, as a real board's boot does.
+    from firmware.board import import_staged
+
+    import_staged(("simulator.host_hal", "simulator.world"))
+    gc.collect()
 
 try:
     from paymote.firmware import main

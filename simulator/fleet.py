@@ -160,7 +160,7 @@ def provision_in_place(
         for spec in specs_:
             build = builds[spec.board]
             spec.flash.mkdir(parents=True, exist_ok=True)
-            for name in ("board.json", "manifest.json", "manifest.txt"):
+            for name in ("main.py", "board.json", "manifest.json", "manifest.txt"):
                 (spec.flash / name).write_bytes((build / name).read_bytes())
             if not (spec.flash / "lib").exists():
                 (spec.flash / "lib").symlink_to(build / "lib")

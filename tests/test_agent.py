@@ -38,7 +38,7 @@ class Clock:
 class Board:
     """A flash folder with a key, a meter on a fake pin, and the agent."""
 
-    def __init__(self, flash, gateway_port: int, clock: Clock, climate=None) -> None:
+    def __init__(self, flash, gateway_port: int, clock: Clock, climate=None, hal_class=HostHal) -> None:
         self.clock, self.now_ms = clock, 0
         self.pin = FakePin()
         self.meter = PulseMeter(self.pin, 1000, 20, lambda: self.now_ms, lambda a, b: a - b)
@@ -49,7 +49,8 @@ class Board:
             "ack_timeout_ms": 40,
         }
         billing = MeteredBilling(self.meter.energy_wh, 30, messages.EVIDENCE_ENERGY_WH, "energy", "Wh")
-        self.agent = Agent(HostHal(str(flash), clock), config, PRODUCT, billing, climate)
+        self.hal = hal_class(str(flash), clock)
+        self.agent = Agent(self.hal, config, PRODUCT, billing, climate)
 
     def use_wh(self, wh: int) -> None:
         """wh pulses, 100 ms apart (the meter's S0 output at 1,000 pulses/kWh)."""
@@ -271,3 +272,42 @@ async def test_readings_become_signed_senml_batches(tmp_path):
     assert temps == [(21.5, start), (21.5, start + 900), (21.5, start + 2700)]  # period 3 NACKed
     assert {u for n, u, v, t in samples if n.endswith("humidity")} == {"%RH"}
     assert (flash / "receipts" / "r0000000001").exists()
+
+
+class _HalWithoutNtp(HostHal):
+    """A board whose NTP did not answer: its RTC is set from the gateway's /t."""
+
+    time_synced = False
+
+    def __init__(self, flash_dir, clock) -> None:
+        super().__init__(flash_dir, clock)
+        self.set_to: list[int] = []
+
+    def set_time_s(self, unix_s: int) -> None:
+        self.set_to.append(unix_s)
+        self._clock.now_s = unix_s
+        self.time_synced = True
+
+
+async def test_a_board_without_ntp_takes_the_gateways_time_but_never_goes_back(tmp_path):
+    """RTC at 2020 and no NTP: the first period sets it from GET /t and the
+    intent carries the gateway's time. At the next boot the gateway's clock is
+    behind the last signed intent: the board keeps its own clock."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    clock = Clock()
+    clock.now_s = 1577836800  # the RTC lost power: 2020-01-01
+    gateway_now = [1764374400.5]
+    async with running_gateway(data_dir, port=port, clock=lambda: gateway_now[0]):
+        board = Board(flash, port, clock, hal_class=_HalWithoutNtp)
+        await board.period(1400)
+        assert board.hal.set_to == [1764374400]
+        gateway_now[0] = 1764374400 - 1000.0  # a gateway whose clock is behind the board's last intent
+        rebooted = Board(flash, port, clock, hal_class=_HalWithoutNtp)
+        await rebooted.period(1400)
+        assert rebooted.hal.set_to == []
+        assert (
+            rebooted.agent._last_signed()[2] == 1764374400 + 900
+        )  # its own clock, not the gateway's earlier one
+    assert [e.device_time_s for e in _entries(data_dir)][:1] == [1764374400]

@@ -27,7 +27,9 @@ def test_build_lays_out_every_module_with_a_checked_manifest(tmp_path, board):
     assert manifest["mpy_arch"] == boards.load(board).mpy_arch
     paths = {f["path"] for f in manifest["files"]}
     assert {"lib/crypto/ed25519.mpy", "lib/crypto/cose.mpy", "lib/firmware/outbox.mpy", "board.json"} <= paths
+    assert {"main.py", "lib/firmware/board.mpy", "lib/firmware/hal.mpy"} <= paths  # what a board boots
     assert "lib/crypto/_ed25519_tablegen.mpy" not in paths
+    assert "lib/crypto/_cbor_host.mpy" not in paths  # CPython's accelerator: a board has no cbor2
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {
         "manifest.json",
         "manifest.txt",

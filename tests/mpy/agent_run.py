@@ -7,20 +7,10 @@ import gc
 import sys
 import time
 
-for name in (
-    "crypto.cbor",
-    "crypto.ed25519",
-    "crypto.cose",
-    "crypto.messages",
-    "firmware.coap",
-    "firmware.storage",
-    "firmware.outbox",
-    "firmware.agent",
-    "firmware.main",
-    "simulator.host_hal",
-):
-    __import__(name)  # one at a time, collecting in between, as a board's boot does
-    gc.collect()
+from firmware.board import import_staged  # noqa: E402
+
+import_staged(("simulator.host_hal",))  # one at a time, collecting in between, as a board's boot does
+gc.collect()
 
 from firmware import main  # noqa: E402
 from simulator.host_hal import HostHal  # noqa: E402

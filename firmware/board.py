@@ -1,0 +1,51 @@
+"""A real board's start: main.py at the root of the filesystem (written by
+`paymote firmware build`) calls start(). Imports the firmware one module at
+a time with a collection in between (import_staged), joins the network, sets
+the clock, and runs firmware.main with the board's HAL (firmware/hal.py).
+
+The simulator's boot (simulator/board_main.py) and the tests' harness use
+import_staged too, so a board and its emulation load the same way.
+"""
+
+import gc
+import json
+
+# The modules every board loads, in an order that leaves each one's bytecode
+# low in the heap: importing the whole tree at once fragments a 96 KB heap
+# past use (docs/performance.md).
+STAGED = (
+    "crypto.cbor",
+    "crypto.ed25519",
+    "crypto.cose",
+    "crypto.messages",
+    "firmware.coap",
+    "firmware.storage",
+    "firmware.outbox",
+    "firmware.agent",
+    "firmware.main",
+)
+
+
+def import_staged(extra=()):
+    """Import STAGED and then extra, collecting after each."""
+    for name in STAGED + tuple(extra):
+        __import__(name)
+        gc.collect()
+
+
+def start():
+    """Boot and run forever (main.py's only call)."""
+    import_staged(("firmware.hal",))
+    from firmware import hal as board_hal
+    from firmware import main
+
+    with open("board.json") as f:
+        board = json.loads(f.read())
+    with open("config.json") as f:
+        config = json.loads(f.read())
+    hal = board_hal.BoardHal(board, config)
+    board = config = None  # main reads them again; a board's heap is small
+    gc.collect()
+    hal.connect()
+    hal.sync_time()
+    main.run(hal)

@@ -1,0 +1,190 @@
+"""The HAL on a real board (MicroPython 1.22+ on ESP32, ESP32-S3, RP2040 and
+RP2350): the only firmware module that touches machine, network, ntptime,
+time, os and the filesystem. simulator/host_hal.py gives the same methods on
+a desktop, so everything above this file runs unchanged in the simulator.
+
+The methods firmware/agent.py and firmware/main.py call:
+
+    storage, read_file(name), open_file(name)  the filesystem (flash)
+    time_s(), set_time_s(t)   the RTC as Unix seconds (NTP at boot, else the gateway's /t)
+    ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s)
+    feed_watchdog()           machine.WDT, started by the first feed
+    random_bytes(n)           os.urandom
+    udp_socket(), resolve(host, port)
+    pin(n), i2c(), uart(tx, rx, baud), adc(n)   the board definition's pins
+    dbgstat                   the EAT debug status (RFC 9711 §4.2.9)
+
+Between periods a battery board sleeps with machine.lightsleep, not
+deepsleep: a deep sleep ends in a reboot, and every boot reserves a new
+block of sequence numbers and attests again (firmware/counter.py,
+attest.py), which would cost a block of numbers and an attestation per
+period. Light sleep keeps RAM and still stops the CPU and the radio.
+"""
+
+import os
+import socket
+import time
+
+import machine
+
+try:  # CPython, installed (never: a board has no machine module on CPython)
+    from paymote.crypto._compat import const
+    from paymote.firmware.storage import FlashStorage
+except ImportError:  # on a board
+    from crypto._compat import const
+    from firmware.storage import FlashStorage
+
+WATCHDOG_TIMEOUT_MS = const(8000)  # RP2040's watchdog goes up to 8,388 ms
+SLEEP_SLICE_MS = const(4000)  # a sleep feeds the watchdog at least this often
+WIFI_CONNECT_MS_MAX = const(20000)
+I2C_FREQUENCY_HZ = const(100000)  # standard mode: every part on the boards' buses takes it
+_UNIX_MINUS_2000_S = 946684800  # ports whose time.time() counts from 2000-01-01
+DBGSTAT_ENABLED = const(0)  # RFC 9711 §4.2.9: MicroPython keeps its REPL on USB
+
+
+class SetupError(OSError):
+    """The board cannot reach the network or lacks a part its definition names."""
+
+
+def _epoch_offset_s():
+    """What to add to time.time() for Unix seconds: MicroPython 1.22 counts from
+    1970 on some ports and from 2000 on others (time.gmtime(0) says which)."""
+    return 0 if time.gmtime(0)[0] == 1970 else _UNIX_MINUS_2000_S
+
+
+class BoardHal:
+    dbgstat = DBGSTAT_ENABLED
+
+    def __init__(self, board, config, root=""):
+        """board: board.json's definition; config: config.json (Wi-Fi
+        credentials, gateway); root: the filesystem's mount ("" for /)."""
+        self._root = root
+        self._pins_of = board["pins"]
+        self._battery = board.get("battery", False)
+        self._config = config
+        self.storage = FlashStorage(root or ".")
+        self._offset_s = _epoch_offset_s()
+        self._rtc = machine.RTC()
+        self._wdt = None
+        self._pins = {}
+        self._i2c = None
+        self.time_synced = False  # until NTP or the gateway's /t has set the RTC
+
+    # ---------------------------------------------------------------- network and time
+
+    def connect(self):
+        """Join the configured Wi-Fi network (STA); SetupError after
+        WIFI_CONNECT_MS_MAX. A board without credentials (Ethernet, or a
+        network already up) is left as it is."""
+        ssid = self._config.get("wifi_ssid")
+        if not ssid:
+            return
+        import network
+
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        if not wlan.isconnected():
+            wlan.connect(ssid, self._config.get("wifi_password") or "")
+            started = time.ticks_ms()
+            while not wlan.isconnected():
+                if time.ticks_diff(time.ticks_ms(), started) > self._config.get(
+                    "wifi_timeout_ms", WIFI_CONNECT_MS_MAX
+                ):
+                    raise SetupError("Wi-Fi %s did not connect" % ssid)
+                self.feed_watchdog()
+                time.sleep_ms(100)
+
+    def sync_time(self):
+        """Set the RTC from NTP; where NTP is not reachable time_synced stays
+        False and firmware.main asks the gateway's /t (Agent.time_from_gateway)."""
+        try:
+            import ntptime
+
+            ntptime.settime()  # UTC into the RTC
+        except (ImportError, OSError):
+            return
+        self.time_synced = True
+
+    def time_s(self):
+        return time.time() + self._offset_s
+
+    def set_time_s(self, unix_s):
+        """Set the RTC to unix_s (from the gateway's /t)."""
+        t = time.gmtime(unix_s - self._offset_s)
+        # RTC.datetime: (year, month, day, weekday, hours, minutes, seconds, subseconds)
+        self._rtc.datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+        self.time_synced = True
+
+    def udp_socket(self):
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def resolve(self, host, port):
+        return socket.getaddrinfo(host, port)[0][-1]
+
+    # ---------------------------------------------------------------- clock, sleep, watchdog
+
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def sleep_ms(self, ms):
+        time.sleep_ms(ms)
+
+    def sleep_s(self, seconds):
+        """Sleep between periods, feeding the watchdog every SLEEP_SLICE_MS;
+        a battery board sleeps lightly (CPU and radio stopped, RAM kept)."""
+        left_ms = seconds * 1000
+        while left_ms > 0:
+            slice_ms = SLEEP_SLICE_MS if left_ms > SLEEP_SLICE_MS else left_ms
+            self.feed_watchdog()
+            if self._battery:
+                machine.lightsleep(slice_ms)
+            else:
+                time.sleep_ms(slice_ms)
+            left_ms -= slice_ms
+        self.feed_watchdog()
+
+    def feed_watchdog(self):
+        """Start the watchdog on the first feed (after boot's set-up), then feed it."""
+        if self._wdt is None:
+            self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
+        self._wdt.feed()
+
+    # ---------------------------------------------------------------- files and randomness
+
+    def read_file(self, name):
+        with self.open_file(name) as f:
+            return f.read()
+
+    def open_file(self, name):
+        return open(self._root + "/" + name if self._root else name, "rb")
+
+    def random_bytes(self, n):
+        return os.urandom(n)
+
+    # ---------------------------------------------------------------- the board's parts
+
+    def pin(self, number):
+        """An input with its pull-up (S0 outputs and buttons pull to ground)."""
+        if number not in self._pins:
+            self._pins[number] = machine.Pin(number, machine.Pin.IN, machine.Pin.PULL_UP)
+        return self._pins[number]
+
+    def i2c(self):
+        """The board's I2C bus, or None if its definition has no I2C pins.
+        SoftI2C: any two pins on every port, and these parts are slow."""
+        if self._i2c is None and "i2c_sda" in self._pins_of:
+            self._i2c = machine.SoftI2C(
+                scl=machine.Pin(self._pins_of["i2c_scl"]),
+                sda=machine.Pin(self._pins_of["i2c_sda"]),
+                freq=I2C_FREQUENCY_HZ,
+            )
+        return self._i2c
+
+    def uart(self, tx, rx, baud):
+        return machine.UART(1, baudrate=baud, tx=machine.Pin(tx), rx=machine.Pin(rx), rxbuf=512)
+
+    def adc(self, number):
+        return machine.ADC(machine.Pin(number))
