@@ -6,6 +6,11 @@ concerned. It leaves the outbox only with an answer: done (its receipt is
 stored first, then the record moves to sent/last, which is also how the chain
 head survives an empty outbox) or dead-lettered with the reason. Oldest first;
 bounded: when full the agent stops producing and says so, it never drops.
+
+Receipts are kept for the last RECEIPTS_KEPT sequence numbers of each kind;
+older ones are removed as new ones arrive, so flash does not fill over a
+board's life. The gateway keeps every receipt and answers a message it already has
+with the same one (2.04), so a receipt removed here is never lost.
 """
 
 try:  # CPython, installed: one copy of each module
@@ -16,6 +21,7 @@ except ImportError:  # on a board
     from crypto._compat import const
 
 CAPACITY = const(64)
+RECEIPTS_KEPT = const(256)
 _LAST = "sent/last"
 
 
@@ -24,11 +30,14 @@ class OutboxFull(Exception):  # noqa: N818 - a condition the agent reports, not 
 
 
 class Outbox:
-    def __init__(self, storage, capacity=CAPACITY, folder="outbox", tag=""):
+    def __init__(self, storage, capacity=CAPACITY, folder="outbox", tag="", receipts_kept=RECEIPTS_KEPT):
         """folder holds this kind's queue; tag keeps its receipts, dead letters
         and last sent record apart from another kind's (intents use none)."""
         self._storage = storage
         self._capacity = capacity
+        self._receipts_kept = receipts_kept
+        lowest = storage.lowest_number("receipts", tag)
+        self._forgotten_to = 0 if lowest is None else lowest - 1  # receipts up to here are gone
         self._folder = folder
         self._tag = tag
         self._last = _LAST + ("-" + tag if tag else "")
@@ -67,9 +76,18 @@ class Outbox:
         return [(name, self._storage.read(name)) for name in self.names()[:count]]
 
     def done(self, name, receipt):
-        """The gateway answered 2.01/2.04: keep the receipt, retire the message."""
+        """The gateway answered 2.01/2.04: keep the receipt, retire the message,
+        and remove the receipts that fell out of the newest receipts_kept."""
         self._storage.write("receipts/" + self._key(name), receipt)
         self._storage.rename(name, self._last)
+        self._forget_receipts_up_to(int(name.split("/")[1]) - self._receipts_kept)
+
+    def _forget_receipts_up_to(self, seq):
+        """Remove every receipt numbered up to seq not removed yet. The numbers
+        a reboot skipped have none: a failed remove, not a flash write."""
+        while self._forgotten_to < seq:
+            self._forgotten_to += 1
+            self._storage.remove("receipts/%s%010d" % (self._tag, self._forgotten_to))
 
     def dead_letter(self, name, reason):
         """The gateway refused it for good (4.00/4.09): keep it with the reason.

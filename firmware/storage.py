@@ -94,6 +94,26 @@ class FlashStorage:
             return
         self._step()
 
+    def lowest_number(self, folder, prefix):
+        """The smallest N of the records named prefix + N (ten digits) in
+        folder, or None. Walks the directory without building a list of its
+        names (os.ilistdir on MicroPython, os.scandir on CPython)."""
+        try:
+            if hasattr(os, "ilistdir"):
+                entries = (entry[0] for entry in os.ilistdir(self._path(folder)))
+            else:
+                entries = (entry.name for entry in os.scandir(self._path(folder)))
+            lowest = None
+            for name in entries:
+                digits = name[len(prefix) :]
+                if name.startswith(prefix) and len(digits) == 10 and digits.isdigit():
+                    number = int(digits)
+                    if lowest is None or number < lowest:
+                        lowest = number
+        except OSError:  # no such folder yet
+            return None
+        return lowest
+
     def names(self, folder):
         """Record names in folder (e.g. "outbox"), sorted."""
         return sorted(folder + "/" + n for n in os.listdir(self._path(folder)))

@@ -24,6 +24,7 @@ import cbor2
 
 from paymote.crypto import cose, messages
 from paymote.firmware.counter import BLOCK
+from paymote.firmware.outbox import RECEIPTS_KEPT
 from paymote.firmware.storage import FlashStorage
 from paymote.gateway import authenticate, keys, ledger_command
 from paymote.gateway.store import Store
@@ -51,6 +52,12 @@ class BoardFlash:
     def used(self) -> set[int]:
         return set(self.receipts) | set(self.queued) | set(self.dead)
 
+    @property
+    def retired_to(self) -> int:
+        """Receipts up to this number were removed by the outbox's retention
+        (outbox.RECEIPTS_KEPT): acknowledged, though the flash no longer says so."""
+        return max(0, max(self.receipts, default=0) - RECEIPTS_KEPT)
+
 
 def read_flash(flash: Path) -> BoardFlash:
     """Read the board's records through the firmware's own storage (CRC-checked).
@@ -72,10 +79,10 @@ def read_flash(flash: Path) -> BoardFlash:
     return BoardFlash(device_id(flash), receipts, queued, dead)
 
 
-def _gaps_ok(used: set[int]) -> str | None:
-    """None if every skipped number ends at the start of a reserved block."""
-    previous = 0
-    for seq in sorted(used):
+def _gaps_ok(used: set[int], retired_to: int = 0) -> str | None:
+    """None if every skipped number after retired_to ends at the start of a reserved block."""
+    previous = retired_to
+    for seq in sorted(s for s in used if s > retired_to):
         if seq != previous + 1 and (seq - 1) % BLOCK != 0:
             return f"seq {previous + 1}..{seq - 1} skipped in the middle of a block"
         previous = seq
@@ -112,7 +119,7 @@ def check(
         for seq, (_, why) in flash.dead.items():
             if not why:
                 problems["nothing-missing"].append(f"{name} seq {seq}: dead-lettered without a reason")
-        gap = _gaps_ok(flash.used)
+        gap = _gaps_ok(flash.used, flash.retired_to)
         if gap:
             problems["nothing-missing"].append(f"{name}: {gap}")
     device_flash = {f.device_id: (n, f) for n, f in flashes.items()}
@@ -125,7 +132,7 @@ def check(
         if owner is None:
             continue  # an adversary's device: the adversaries invariant speaks for it
         name, flash = owner
-        if e.seq not in flash.receipts and flash.queued.get(e.seq) != e.evidence:
+        if e.seq > flash.retired_to and e.seq not in flash.receipts and flash.queued.get(e.seq) != e.evidence:
             if e.device_id == clone_victim:
                 continue  # its key is the clone's too: the clone's messages are not on this flash
             problems["backed"].append(f"{name} seq {e.seq}: in the ledger but neither receipted nor queued")

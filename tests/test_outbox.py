@@ -8,6 +8,7 @@ from paymote.crypto import messages
 from paymote.firmware.counter import SequenceCounter
 from paymote.firmware.outbox import Outbox, OutboxFull
 from paymote.firmware.storage import CorruptRecord, FlashStorage
+from tests.conftest import MPY_SCRIPTS, run_cpython, run_micropython
 
 
 def _flash(tmp_path):
@@ -67,3 +68,19 @@ def test_counter_reserves_blocks_and_skips_them_after_a_reboot(tmp_path):
     taken = [counter.take() for _ in range(20)]
     assert taken == list(range(1, 21)) and flash.writes == 4  # two reservations, 2 steps each
     assert SequenceCounter(_flash(tmp_path)).take() == 33  # 1..32 reserved before the "crash"
+
+
+def test_receipts_are_kept_for_the_last_numbers_only_across_reboots(tmp_path):
+    """Receipts older than the last receipts_kept numbers go, also across
+    reboots that skipped numbers (a new Outbox finds where removal stopped by
+    walking the folder), for intents and reading batches alike; the same on
+    MicroPython in a 96 KB heap."""
+    script = MPY_SCRIPTS / "receipt_retention.py"
+    out = run_cpython(script, str(tmp_path / "a"))
+    assert out.splitlines() == [
+        "first boot ['0000000006', '0000000007', '0000000008', '0000000009', '0000000010']",
+        "after a reboot ['0000000026', '0000000027', '0000000028', '0000000029', '0000000030']",
+        "after empty boots ['0000000049', '0000000050']",
+        "readings ['r0000000003', 'r0000000004'] intents still 2",
+    ]
+    assert run_micropython(script, str(tmp_path / "b")) == out

@@ -121,3 +121,16 @@ def test_the_cpython_engine_keeps_the_invariants_through_power_cuts(tmp_path):
     _, report = _simulate(options)
     assert [i for i in report.invariants if not i["ok"]] == [], f"seed={report.seed}"
     assert not report.crashed_boards and report.power_cuts >= 3 and report.acknowledged > 0
+
+
+def test_the_check_knows_receipts_the_outbox_retired():
+    """Below the newest receipt minus outbox.RECEIPTS_KEPT the flash holds no
+    receipts by design: not a gap, and ledger entries there are acknowledged."""
+    from paymote.firmware.outbox import RECEIPTS_KEPT
+    from paymote.simulator.check import BoardFlash, _gaps_ok
+
+    newest = RECEIPTS_KEPT + 40
+    flash = BoardFlash(b"d" * 8, {seq: b"r" for seq in range(41, newest + 1)}, {}, {})
+    assert flash.retired_to == 40
+    assert _gaps_ok(flash.used, flash.retired_to) is None
+    assert _gaps_ok(flash.used) is not None  # without retention, 1..40 would be a gap mid-block
