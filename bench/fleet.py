@@ -14,7 +14,7 @@ schedule asked for (1.0: they kept up), the p50/p99 acknowledgement
 latency, and the CPU seconds used per real second. The baseline in the same
 run is the smallest fleet. Ends with one JSON line.
 
-    python bench/fleet.py [--seconds 20] [--sizes 2,8] [--fleet 200,1000]
+    python bench/fleet.py [--seconds 20] [--sizes 2,8] [--fleet 200,1000] [--cpython-speed 360]
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--sizes", default="2,8", help="micropython fleet sizes")
     parser.add_argument("--fleet", default="200,1000", help="cpython fleet sizes")
+    parser.add_argument(
+        "--cpython-speed", type=int, default=360, help="time acceleration of the cpython runs"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +114,10 @@ def main() -> None:
             f"a bare CPython {bare['rss_kb']} KB; the board's own {own_kb} KB "
             f"({board['rss_kb'] / bare['rss_kb']:.2f}x the bare process; target under 4096 KB)"
         )
-        for engine, sizes, speed in (("micropython", args.sizes, 1440), ("cpython", args.fleet, 360)):
+        for engine, sizes, speed in (
+            ("micropython", args.sizes, 1440),
+            ("cpython", args.fleet, args.cpython_speed),
+        ):
             for boards in (int(n) for n in sizes.split(",")):
                 result = _run(engine, boards, args.seconds, speed, root)
                 results.append(result)
