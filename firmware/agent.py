@@ -32,6 +32,7 @@ except ImportError:  # on a board
 BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
 PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 VERDICTS_BYTES_MAX = const(4096)
+REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
 
 
 class MeteredBilling:
@@ -106,8 +107,9 @@ class Agent:
             hal.ticks_ms,
             hal.random_bytes,
             config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
-            hal.feed_watchdog,
+            self._while_waiting,
         )
+        self._polled_ms = hal.ticks_ms()
         last = self._last_signed()
         # Evidence and time continue across reboots from the last signed intent.
         billing.resume(last)
@@ -118,7 +120,21 @@ class Agent:
         self.answered_batches = 0  # batch uploads the gateway answered
         self.bootcount = attest.next_bootcount(hal.storage)
         self.measurement = attest.measure(hal.open_file)
-        self.attested = None  # the gateway's answer to this boot's attestation
+        self.attested = None  # the gateway's answer to this boot's latest attestation
+        self._attested_s = 0
+        self._reattest_s = config.get("reattest_s", REATTEST_S)
+
+    def _while_waiting(self):
+        """The CoAP client's idle hook (at least every 2 s of a wait): feed the
+        watchdog, and run the product's once-a-second poll (the GPS UART), so a
+        long retransmission loses no fixes."""
+        self._hal.feed_watchdog()
+        poll = self._billing.poll
+        if poll is not None:
+            now = self._hal.ticks_ms()
+            if self._hal.ticks_diff(now, self._polled_ms) >= 1000:
+                self._polled_ms = now
+                poll()
 
     def _last_signed(self):
         """The payload of the newest intent on flash (queued, else retired), or None."""
@@ -132,7 +148,9 @@ class Agent:
         return max(self._hal.time_s(), self._last_time_s)
 
     def attest(self):
-        """Attest this boot (at boot, and each period until the gateway answers)."""
+        """Attest this boot: at boot, each period until the gateway answers, and
+        again with a fresh nonce every REATTEST_S, so a board that runs for
+        months still gives the gateway recent evidence of what it runs."""
         try:
             response = attest.attest(
                 self._client,
@@ -148,6 +166,7 @@ class Agent:
         if response.code == coap.code(4, 1):
             return  # the nonce went stale (say, the gateway restarted after /n): a fresh one next period
         self.attested = response
+        self._attested_s = self._now_s()
         if response.action == coap.STOP:
             self.stopped = "attestation %s" % coap.dotted(response.code)
 
@@ -171,6 +190,8 @@ class Agent:
         is queued."""
         if not getattr(self._hal, "time_synced", True) and self.stopped is None:
             self.time_from_gateway()
+        if self.attested is not None and self._now_s() - self._attested_s >= self._reattest_s:
+            self.attested = None  # time for a fresh challenge
         if self.attested is None and self.stopped is None:
             self.attest()
         now_s = self._now_s()

@@ -308,6 +308,16 @@ class Store:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def attestation_times(self, device_id: bytes) -> list[tuple[int, int]]:
+        """(boot count, the board's iat) of each attestation of the device, oldest first."""
+        return [
+            (row[0], row[1])
+            for row in self._db.execute(
+                "SELECT bootcount, iat_s FROM attestations WHERE device_id = ? ORDER BY iat_s, bootcount",
+                (device_id,),
+            )
+        ]
+
     def latest_attestation(self, device_id: bytes) -> dict[str, Any] | None:
         row = self._db.execute(
             "SELECT bootcount, iat_s, measurement, swname, swversion, dbgstat, location, gateway_time_s "

@@ -38,7 +38,16 @@ class Clock:
 class Board:
     """A flash folder with a key, a meter on a fake pin, and the agent."""
 
-    def __init__(self, flash, gateway_port: int, clock: Clock, climate=None, hal_class=HostHal) -> None:
+    def __init__(
+        self,
+        flash,
+        gateway_port: int,
+        clock: Clock,
+        climate=None,
+        hal_class=HostHal,
+        poll=None,
+        **config_fields,
+    ) -> None:
         self.clock, self.now_ms = clock, 0
         self.pin = FakePin()
         self.meter = PulseMeter(self.pin, 1000, 20, lambda: self.now_ms, lambda a, b: a - b)
@@ -47,8 +56,10 @@ class Board:
             "payer": "hh-7",
             "payee": "utility",
             "ack_timeout_ms": 40,
+            **config_fields,
         }
         billing = MeteredBilling(self.meter.energy_wh, 30, messages.EVIDENCE_ENERGY_WH, "energy", "Wh")
+        billing.poll = poll  # what a GPS product polls once a second (None for a meter)
         self.hal = hal_class(str(flash), clock)
         self.agent = Agent(self.hal, config, PRODUCT, billing, climate)
 
@@ -311,3 +322,46 @@ async def test_a_board_without_ntp_takes_the_gateways_time_but_never_goes_back(t
             rebooted.agent._last_signed()[2] == 1764374400 + 900
         )  # its own clock, not the gateway's earlier one
     assert [e.device_time_s for e in _entries(data_dir)][:1] == [1764374400]
+
+
+async def test_a_board_that_stays_up_attests_again_with_a_fresh_nonce(tmp_path):
+    """Not only at boot: once reattest_s has passed since the last attestation
+    the board fetches a new nonce and attests again (same boot count)."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, Clock(), reattest_s=1800)  # every two periods of 900 s
+        for _ in range(5):
+            await board.period(100)
+    with Store(data_dir, readonly=True) as store:
+        times = store.attestation_times(board.agent._kid)
+    assert [boot for boot, _ in times] == [1, 1, 1]  # at boot, then every 1,800 s: periods 1, 3 and 5
+    assert [iat - times[0][1] for _, iat in times] == [0, 1800, 3600]
+
+
+def test_the_products_poll_runs_while_the_coap_client_waits(tmp_path):
+    """With no gateway answering, a period spends seconds in retransmissions;
+    the GPS-style poll (billing.poll) and the watchdog keep running meanwhile."""
+    import socket as socket_module
+
+    flash = tmp_path / "flash"
+    firmware_build.build("esp32-devkitc", flash, arch="x64")
+    (flash / "key.bin").write_bytes(os.urandom(32))
+    silent = socket_module.socket(socket_module.AF_INET, socket_module.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))  # takes the datagrams, answers none
+    polls = []
+    board = Board(
+        flash,
+        silent.getsockname()[1],
+        Clock(),
+        poll=lambda: polls.append(time.monotonic()),
+        ack_timeout_ms=150,
+    )
+    started = time.monotonic()
+    board.agent.period()  # attestation: GET /n unanswered, 5 transmissions
+    waited_s = time.monotonic() - started
+    silent.close()
+    assert waited_s > 4.6  # 0.15 + 0.3 + 0.6 + 1.2 + 2.4 s at least, with jitter
+    assert len(polls) >= waited_s // 2 - 1  # about once a second of waiting (every 2 s slice at worst)
+    assert board.hal.watchdog_feeds >= len(polls)
