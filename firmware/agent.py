@@ -81,7 +81,7 @@ class Agent:
     def __init__(self, hal, config, product, billing, climate=None):
         """config: the board's config.json; product: the board definition's
         [product]; billing: what the profile charges (charge(), charged(),
-        records(), resume()); climate: an SHT31 or None."""
+        records(), resume()); climate: an SHT31, a BME280 or None."""
         self._hal = hal
         self._product = product
         self._billing = billing
@@ -196,6 +196,8 @@ class Agent:
             self.attest()
         now_s = self._now_s()
         charge = self._billing.charge() if self.stopped is None else None
+        if charge is not None:
+            collect_after_burst()  # the attestation's and answers' garbage: room for signing
         while charge is not None:
             try:
                 self._sign(now_s, charge[0], charge[1])

@@ -6,7 +6,7 @@ which the main loop calls once a second while the board is awake, or None):
                      with harsh-braking events from the speed between fixes, and
                      handling events from an accelerometer where the board has one
     Deliveries       pay on delivery: the driver's button at a stop of the route
-    SoilReadings     moisture readings only (credit data, no payments)
+    SoilReadings     moisture and air climate readings (credit data, no payments)
 
 Loaded only on boards whose profile needs it, so the energy meter's small
 heap never holds this code.
@@ -179,12 +179,16 @@ class Deliveries:
 
 
 class SoilReadings:
-    """Soil moisture (and nothing to bill): data for credit scoring."""
+    """Soil moisture and, where the board has a BME280, the air's temperature
+    and humidity (nothing to bill): data for credit scoring. A climate sample
+    the part does not answer is skipped and counted."""
 
     poll = None
 
-    def __init__(self, probe):
+    def __init__(self, probe, climate=None):
         self._probe = probe
+        self._climate = climate
+        self.sensor_errors = 0
 
     def resume(self, last):
         pass
@@ -197,7 +201,33 @@ class SoilReadings:
 
     def records(self, t):
         # SenML unit "/" (RFC 8428 §12.1): a ratio, here volumetric water of the calibrated range.
-        return [messages.senml("moisture", "/", cbor.float_from_decimal(self._probe.moisture_centi(), -4), t)]
+        out = [messages.senml("moisture", "/", cbor.float_from_decimal(self._probe.moisture_centi(), -4), t)]
+        if self._climate is not None:
+            try:
+                celsius_centi, rh_centi = self._climate.measure()
+            except OSError:  # SensorError
+                self.sensor_errors += 1
+                return out
+            out.append(messages.senml("air temp", "Cel", cbor.float_from_decimal(celsius_centi, -2), t))
+            out.append(messages.senml("air humidity", "%RH", cbor.float_from_decimal(rh_centi, -2), t))
+        return out
+
+
+def _bme280(hal, board):
+    """The board's BME280 on its I2C bus, or None if it has none or the part
+    does not answer at boot (the readings then carry no air climate)."""
+    sensor = find(board, "bme280")
+    bus = None if sensor is None else hal.i2c()
+    if bus is None:
+        return None
+    try:
+        from paymote.firmware.bme280 import BME280
+    except ImportError:
+        from firmware.bme280 import BME280
+    try:
+        return BME280(bus, hal.sleep_ms, sensor["address"])
+    except SensorError:
+        return None
 
 
 def _motion(hal, board):
@@ -243,4 +273,4 @@ def billing_for(hal, board):
         )
     sensor = find(board, "soil")
     adc = hal.adc(board["pins"][sensor["pin"]])
-    return SoilReadings(SoilProbe(adc, sensor["dry_raw"], sensor["wet_raw"]))
+    return SoilReadings(SoilProbe(adc, sensor["dry_raw"], sensor["wet_raw"]), _bme280(hal, board))

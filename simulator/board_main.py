@@ -16,10 +16,13 @@ import json
 import sys
 
 if sys.implementation.name == "micropython":
-    # One module at a time, collecting in between, as a real board's boot does.
+    # One module at a time, collecting in between, as a real board's boot does,
+    # which then unloads firmware.board too.
+    import firmware
     from firmware.board import import_staged
 
     import_staged(("simulator.host_hal", "simulator.world"))
+    del import_staged, firmware.board, sys.modules["firmware.board"]
     gc.collect()
 
 try:
@@ -50,6 +53,7 @@ def _model(scenario, seed, hal, board, clock):
     except ImportError:
         from simulator import vehicles
     if scenario == "farm":
+        _climate(hal, board)
         soil = find(board, "soil")
         return vehicles.Farm(seed, hal.adc(pins[soil["pin"]]), soil["dry_raw"], soil["wet_raw"])
     gps = find(board, "gps")
@@ -59,6 +63,20 @@ def _model(scenario, seed, hal, board, clock):
         return vehicles.Car(seed, uart, accelerometer)
     stops = json.loads(hal.read_file("route.json"))
     return vehicles.Van(seed, uart, hal.pin(pins["button"]), stops)
+
+
+def _climate(hal, board):
+    """The farm's BME280 on the HAL's I2C bus: 18 °C, 60 % humidity."""
+    sensor = find(board, "bme280")
+    if sensor is None:
+        return
+    try:
+        from paymote.simulator import parts
+    except ImportError:
+        from simulator import parts
+    part = parts.FakeBME280(sensor["address"])
+    part.set(1800, 6000)
+    hal.i2c_bus = parts.FakeI2C(part)
 
 
 def _accelerometer(hal, board):

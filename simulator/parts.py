@@ -113,6 +113,95 @@ class FakeMPU6050:
         self.registers[start : start + len(data)] = data
 
 
+class FakeBME280:
+    """Bosch BME280's registers: chip id, calibration (the BMP280 datasheet's
+    example for temperature and pressure, typical humidity values), ctrl_hum,
+    ctrl_meas, status (measuring for one read after a forced measurement
+    starts) and the data registers from adc = (adc_P, adc_T, adc_H). set()
+    finds the raw values for a temperature and humidity with the datasheet's
+    floating-point formulas (§8.1), independent of the driver's integers."""
+
+    CALIBRATION = {
+        "T": (27504, 26435, -1000),
+        "P": (36477, -10685, 3024, 2855, 140, -7, 15500, -14600, 6000),
+        "H": (75, 362, 0, 313, 50, 30),
+    }
+
+    def __init__(self, address=0x76):
+        self.address = address
+        self.nack = False
+        self.adc = (415148, 519888, 30000)  # the datasheet's example pressure and temperature
+        self.registers = bytearray(0x100)
+        self.registers[0xD0] = 0x60
+        self._measuring = 0
+        t, p, h = self.CALIBRATION["T"], self.CALIBRATION["P"], self.CALIBRATION["H"]
+        out = bytearray()
+        for value in t + p:
+            out += bytes([value & 0xFF, (value >> 8) & 0xFF])
+        self.registers[0x88 : 0x88 + 24] = out
+        self.registers[0xA1] = h[0]
+        self.registers[0xE1] = h[1] & 0xFF
+        self.registers[0xE2] = (h[1] >> 8) & 0xFF
+        self.registers[0xE3] = h[2]
+        self.registers[0xE4] = (h[3] >> 4) & 0xFF
+        self.registers[0xE5] = (h[3] & 0x0F) | ((h[4] & 0x0F) << 4)
+        self.registers[0xE6] = (h[4] >> 4) & 0xFF
+        self.registers[0xE7] = h[5] & 0xFF
+
+    def _t_fine(self, adc_t):
+        t1, t2, t3 = self.CALIBRATION["T"]
+        var1 = (adc_t / 16384.0 - t1 / 1024.0) * t2
+        var2 = (adc_t / 131072.0 - t1 / 8192.0) ** 2 * t3
+        return var1 + var2
+
+    def _humidity(self, adc_h, t_fine):
+        h1, h2, h3, h4, h5, h6 = self.CALIBRATION["H"]
+        v = t_fine - 76800.0
+        v = (adc_h - (h4 * 64.0 + h5 / 16384.0 * v)) * (
+            h2 / 65536.0 * (1.0 + h6 / 67108864.0 * v * (1.0 + h3 / 67108864.0 * v))
+        )
+        v = v * (1.0 - h1 * v / 524288.0)
+        return 0.0 if v < 0 else 100.0 if v > 100 else v
+
+    def set(self, celsius_centi, rh_centi):
+        """Raw values whose floating-point compensation is closest to the given
+        temperature and humidity (both increase with their raw value)."""
+        low, high = 0, (1 << 20) - 1
+        while low < high:
+            mid = (low + high) // 2
+            if self._t_fine(mid) / 5120.0 * 100 < celsius_centi:
+                low = mid + 1
+            else:
+                high = mid
+        adc_t = low
+        t_fine = self._t_fine(adc_t)
+        low, high = 0, (1 << 16) - 1
+        while low < high:
+            mid = (low + high) // 2
+            if self._humidity(mid, t_fine) * 100 < rh_centi:
+                low = mid + 1
+            else:
+                high = mid
+        self.adc = (self.adc[0], adc_t, low)
+
+    def read_register(self, start, n):
+        if start == 0xF3:
+            busy = 0x08 if self._measuring else 0
+            self._measuring = max(0, self._measuring - 1)
+            return bytes([busy]) * n
+        adc_p, adc_t, adc_h = self.adc
+        self.registers[0xF7:0xFF] = bytes(
+            [adc_p >> 12, (adc_p >> 4) & 0xFF, (adc_p & 0x0F) << 4, adc_t >> 12, (adc_t >> 4) & 0xFF]
+            + [(adc_t & 0x0F) << 4, adc_h >> 8, adc_h & 0xFF]
+        )
+        return bytes(self.registers[start : start + n])
+
+    def write_register(self, start, data):
+        self.registers[start : start + len(data)] = data
+        if start == 0xF4 and data[0] & 0x03 == 0x01:  # forced mode: one measurement
+            self._measuring = 1
+
+
 class FakeI2C:
     """A bus with parts at their addresses: machine.I2C's writeto /
     readfrom_into, and the register calls readfrom_mem_into / writeto_mem."""

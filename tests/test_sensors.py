@@ -62,6 +62,7 @@ def test_same_results_on_micropython():
     assert "sht31 (2150, 4000)" in out and "pulses 4 bounces 4 wh 4" in out
     assert "soil 36500 5000" in out
     assert "accel 24 (-450, 120, 980)" in out and "handling events 3" in out
+    assert "bme280 example 2508 100653" in out
 
 
 def test_soil_probe_maps_its_calibration_to_percent():
@@ -129,3 +130,72 @@ def test_one_long_brake_is_one_event_and_two_brakes_are_two():
     for x, y in ((0, 0), (250, 250), (0, 0)):  # 354 mg sideways: a second event
         events.sample(x, y)
     assert events.events == 2
+
+
+def test_bme280_reproduces_the_datasheets_example():
+    """adc_T 519888 and adc_P 415148 with the example calibration are 25.08 °C
+    and 100,653 Pa (BMP280 datasheet §3.12, the BME280's same formulas)."""
+    from paymote.firmware import bme280
+
+    driver = bme280.BME280(parts.FakeI2C(parts.FakeBME280()), lambda ms: None)
+    adc_p, adc_t, _ = driver.read_raw()
+    t_fine = driver._t_fine(adc_t)
+    assert (adc_p, adc_t) == (415148, 519888)
+    assert (t_fine * 5 + 128) >> 8 == 2508
+    assert driver.pressure_pa(adc_p, t_fine) == 100653
+
+
+@given(st.integers(-3500, 6000), st.integers(500, 9900))
+def test_bme280_integer_compensation_agrees_with_the_floating_point_one(celsius_centi, rh_centi):
+    """The fake finds raw values with the datasheet's double-precision formulas;
+    the driver's integer ones read them back within 0.02 °C and 0.1 %RH."""
+    from paymote.firmware import bme280
+
+    part = parts.FakeBME280()
+    part.set(celsius_centi, rh_centi)
+    t, rh = bme280.BME280(parts.FakeI2C(part), lambda ms: None).measure()
+    assert abs(t - celsius_centi) <= 2 and abs(rh - rh_centi) <= 10, (t, rh)
+
+
+def test_bme280_refuses_silence_another_chip_and_a_measurement_that_never_ends():
+    """NACK, a chip id other than 0x60, and a status that stays busy are SensorErrors;
+    it waits for the measurement it started (forced mode) before reading."""
+    from paymote.firmware import bme280
+
+    with pytest.raises(sensors.SensorError, match="did not answer"):
+        bme280.BME280(parts.FakeI2C(), lambda ms: None)
+    other = parts.FakeBME280()
+    other.registers[0xD0] = 0x58  # a BMP280: no humidity
+    with pytest.raises(sensors.SensorError, match="is not a BME280"):
+        bme280.BME280(parts.FakeI2C(other), lambda ms: None)
+    part = parts.FakeBME280()
+    slept = []
+    driver = bme280.BME280(parts.FakeI2C(part), slept.append)
+    driver.measure()
+    assert slept == [bme280.MEASURE_MS, bme280.MEASURE_MS]  # busy once, then done
+    part.read_register = lambda start, n: b"\x08" * n  # stuck measuring
+    with pytest.raises(sensors.SensorError, match="did not finish"):
+        driver.measure()
+
+
+def test_the_farm_boards_readings_carry_its_bme280(tmp_path):
+    """The Pico 2 W farm board reads soil moisture and, from its BME280 at
+    0x76, the air's temperature and humidity; a NACK later skips the climate."""
+    import json
+    from dataclasses import asdict
+
+    from paymote import boards
+    from paymote.crypto import messages
+    from paymote.firmware import profiles
+    from paymote.simulator import board_main, world
+
+    board = json.loads(json.dumps(asdict(boards.load("rpi-pico2-w"))))
+    hal = parts.PartsHal(str(tmp_path), world.SimClock(0, 1764576000, 1))
+    board_main._climate(hal, board)
+    readings = profiles.billing_for(hal, board)
+    names = [r[messages.SENML_NAME] for r in readings.records(0)]
+    assert names == ["moisture", "air temp", "air humidity"]
+    assert [float(r[messages.SENML_VALUE]) for r in readings.records(0)[1:]] == [18.0, 60.0]
+    hal.i2c_bus.parts[0x76].nack = True
+    assert [r[messages.SENML_NAME] for r in readings.records(0)] == ["moisture"]
+    assert readings.sensor_errors == 1

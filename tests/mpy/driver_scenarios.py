@@ -56,3 +56,16 @@ events = motion.HandlingEvents(350)
 for x in (0, -100, -400, -600, -300, -200, -100, -500, 0, 360, 0):
     events.sample(x, 0)
 print("handling events", events.events)
+
+try:
+    from paymote.firmware import bme280
+except ImportError:
+    from firmware import bme280
+
+part = parts.FakeBME280()
+driver = bme280.BME280(parts.FakeI2C(part), lambda ms: None)
+adc_p, adc_t, adc_h = driver.read_raw()
+t_fine = driver._t_fine(adc_t)
+print("bme280 example", (t_fine * 5 + 128) >> 8, driver.pressure_pa(adc_p, t_fine))
+part.set(-1234, 8765)
+print("bme280", driver.measure())
