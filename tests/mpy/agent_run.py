@@ -7,9 +7,15 @@ import gc
 import sys
 import time
 
+import firmware  # noqa: E402
 from firmware.board import import_staged  # noqa: E402
 
 import_staged(("simulator.host_hal",))  # one at a time, collecting in between, as a board's boot does
+del (
+    import_staged,
+    firmware.board,
+    sys.modules["firmware.board"],
+)  # a board's main.py keeps running it; the harness need not
 gc.collect()
 
 from firmware import main  # noqa: E402
