@@ -17,7 +17,7 @@ _LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
-REQUEST_FAMILIES = ("paymote_messages", "paymote_verify_seconds")
+_PAUSE_BUCKETS_S = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 Family = tuple[str, str, str, list[tuple[str, dict[str, str], float]]]
 """(name, help, type, samples): a metric family as plain data, to send."""
@@ -67,6 +67,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS_S,
             registry=own,
         )
+        self.pause_seconds = Histogram(
+            "paymote_pause_seconds",
+            "Stalls of a gateway process: garbage collections, and event-loop lag past a 10 ms tick",
+            ["cause"],
+            buckets=_PAUSE_BUCKETS_S,
+            registry=own,
+        )
         self.commit_seconds = Histogram(
             "paymote_commit_seconds",
             "One group commit, fsync included",
@@ -85,7 +92,8 @@ class Metrics:
         self.ledger_entries = Gauge("paymote_ledger_entries", "Entries in the ledger", registry=self.registry)
 
     def request_families(self) -> list[Family]:
-        """This process's request metrics as plain data (a worker sends them)."""
+        """This process's request metrics and pauses as plain data (a worker
+        sends them; a writer with workers adds its own pauses to their sum)."""
         return [
             (
                 family.name,
@@ -97,8 +105,8 @@ class Metrics:
                     if not s.name.endswith("_created")
                 ],
             )
-            for family in self.registry.collect()
-            if family.name in REQUEST_FAMILIES
+            for metric in (self.messages, self.verify_seconds, self.pause_seconds)
+            for family in metric.collect()
         ]
 
     def serve(self, host: str, port: int):

@@ -26,8 +26,9 @@ from paymote.gateway import front, keys, logs, systemd
 from paymote.gateway.committer import Committer
 from paymote.gateway.config import Config, split_host_port
 from paymote.gateway.metrics import Metrics
+from paymote.gateway.pauses import PauseWatch
 from paymote.gateway.store import Store
-from paymote.gateway.writer_link import WriterEnd
+from paymote.gateway.writer_link import METRICS_EVERY_S, WriterEnd
 
 log = logging.getLogger("paymote.gateway")
 
@@ -156,6 +157,11 @@ async def serve(
             await committer.stop()
             raise
         watch_workers = asyncio.create_task(_stop_when(workers.lost, stop))
+    pauses = PauseWatch(metrics.pause_seconds)
+    pauses.start()
+    own_pauses = (
+        asyncio.create_task(_report_own_pauses(metrics)) if workers is not None and config.metrics else None
+    )
     metrics_server = metrics.serve(*split_host_port(config.metrics)) if config.metrics else None
     gc.collect()
     gc.freeze()  # start-up objects never become garbage: keep them out of every collection
@@ -181,9 +187,10 @@ async def serve(
         await stop.wait()
     finally:
         systemd.notify("STOPPING=1")
-        for task in (watchdog, watch_workers):
+        for task in (watchdog, watch_workers, own_pauses):
             if task:
                 task.cancel()
+        pauses.stop()
         if served:
             await served.close()  # stop accepting
         if workers:
@@ -195,6 +202,13 @@ async def serve(
             loop.remove_signal_handler(signum)
         _say("stopped", batches_committed=committer.batches_committed)
     return not (workers and workers.lost.is_set())
+
+
+async def _report_own_pauses(metrics: Metrics) -> None:
+    """A writer with workers: its own pauses join the workers' in the sum."""
+    while True:
+        metrics.workers.update(-1, metrics.request_families())
+        await asyncio.sleep(METRICS_EVERY_S)
 
 
 async def _stop_when(lost: asyncio.Event, stop: asyncio.Event) -> None:

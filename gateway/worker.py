@@ -22,6 +22,7 @@ import time
 from paymote.gateway import front, logs
 from paymote.gateway.config import Config
 from paymote.gateway.metrics import Metrics
+from paymote.gateway.pauses import PauseWatch
 from paymote.gateway.writer_link import METRICS_EVERY_S, WriterClient
 
 DRAIN_S_MAX = 10.0
@@ -57,6 +58,8 @@ async def work(config: Config, sock: socket.socket) -> None:
     await link.start()
     metrics = Metrics()
     served = await front.start(config, link, time.time, metrics)
+    pauses = PauseWatch(metrics.pause_seconds)
+    pauses.start()
     reporter = asyncio.create_task(_report_metrics(link, metrics)) if config.metrics else None
     gc.collect()
     gc.freeze()
@@ -73,6 +76,7 @@ async def work(config: Config, sock: socket.socket) -> None:
         reporter.cancel()
         link.metrics(metrics.request_families())  # the last counts
         await asyncio.sleep(0)
+    pauses.stop()
     link.close()
     stopping.cancel()
     lost.cancel()

@@ -105,3 +105,31 @@ def test_exchange_lifetime_is_tuned_for_incoming_messages():
     transport.tune_exchange_lifetime(12.5)
     assert aiocoap.Message().transport_tuning.EXCHANGE_LIFETIME == 12.5
     transport.tune_exchange_lifetime(30.0)
+
+
+async def test_pauses_are_measured_where_they_happen():
+    """A 150 ms stall of the event loop lands in the loop histogram above 100 ms;
+    a garbage collection in the gc one (paymote_pause_seconds, by cause)."""
+    import gc
+    import time
+
+    from paymote.gateway.metrics import Metrics
+    from paymote.gateway.pauses import PauseWatch
+
+    metrics = Metrics()
+    watch = PauseWatch(metrics.pause_seconds)
+    watch.start()
+    await asyncio.sleep(0.05)
+    time.sleep(0.15)  # the loop is stuck: nothing else runs
+    await asyncio.sleep(0.05)
+    gc.collect()
+    watch.stop()
+    samples = {
+        (s.name, s.labels.get("cause"), s.labels.get("le")): s.value
+        for family in metrics.pause_seconds.collect()
+        for s in family.samples
+    }
+    loop_count = samples[("paymote_pause_seconds_count", "loop", None)]
+    loop_within_100ms = samples[("paymote_pause_seconds_bucket", "loop", "0.1")]
+    assert loop_count - loop_within_100ms == 1  # exactly the stall
+    assert samples[("paymote_pause_seconds_count", "gc", None)] >= 1

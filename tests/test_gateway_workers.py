@@ -106,6 +106,8 @@ def test_two_workers_serve_one_ledger_and_stop_cleanly(tmp_path):
             time.sleep(0.2)  # workers send their counts every second
         assert expected in text
         assert f"paymote_ledger_entries {float(DEVICES * INTENTS_EACH)}" in text
+        assert 'paymote_pause_seconds_count{cause="loop"}' in text  # the three processes' pauses, summed
+        assert 'paymote_pause_seconds_count{cause="gc"}' in text
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         assert _wait_gone(workers)
