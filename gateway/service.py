@@ -143,20 +143,7 @@ async def serve(
         inline=config.workers > 1,
     )
     await committer.start()
-    served: front.Front | None = None
-    workers: Workers | None = None
-    watch_workers: asyncio.Task | None = None
-    if config.workers == 1:
-        served = await front.start(config, committer, clock, metrics)
-    else:
-        workers = Workers(config, committer, metrics)
-        try:
-            await workers.start()
-        except BaseException:
-            await workers.stop()
-            await committer.stop()
-            raise
-        watch_workers = asyncio.create_task(_stop_when(workers.lost, stop))
+    served, workers, watch_workers = await _start_requests(config, committer, clock, metrics, stop)
     pauses = PauseWatch(metrics.pause_seconds)
     pauses.start()
     own_pauses = (
@@ -202,6 +189,23 @@ async def serve(
             loop.remove_signal_handler(signum)
         _say("stopped", batches_committed=committer.batches_committed)
     return not (workers and workers.lost.is_set())
+
+
+async def _start_requests(
+    config: Config, committer: Committer, clock: Callable[[], float], metrics: Metrics, stop: asyncio.Event
+) -> tuple[front.Front | None, Workers | None, asyncio.Task | None]:
+    """The request side: in this process (workers = 1), or the worker
+    processes and a task that stops the gateway if one of them dies."""
+    if config.workers == 1:
+        return await front.start(config, committer, clock, metrics), None, None
+    workers = Workers(config, committer, metrics)
+    try:
+        await workers.start()
+    except BaseException:
+        await workers.stop()
+        await committer.stop()
+        raise
+    return None, workers, asyncio.create_task(_stop_when(workers.lost, stop))
 
 
 async def _report_own_pauses(metrics: Metrics) -> None:
