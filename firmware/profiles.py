@@ -208,8 +208,8 @@ class SoilReadings:
             except OSError:  # SensorError
                 self.sensor_errors += 1
                 return out
-            out.append(messages.senml("air temp", "Cel", cbor.float_from_decimal(celsius_centi, -2), t))
-            out.append(messages.senml("air humidity", "%RH", cbor.float_from_decimal(rh_centi, -2), t))
+            out.append(messages.senml("air-temp", "Cel", cbor.float_from_decimal(celsius_centi, -2), t))
+            out.append(messages.senml("air-humidity", "%RH", cbor.float_from_decimal(rh_centi, -2), t))
         return out
 
 

@@ -194,7 +194,7 @@ def test_the_farm_boards_readings_carry_its_bme280(tmp_path):
     board_main._climate(hal, board)
     readings = profiles.billing_for(hal, board)
     names = [r[messages.SENML_NAME] for r in readings.records(0)]
-    assert names == ["moisture", "air temp", "air humidity"]
+    assert names == ["moisture", "air-temp", "air-humidity"]  # RFC 8428 §4.5.1: no spaces in names
     assert [float(r[messages.SENML_VALUE]) for r in readings.records(0)[1:]] == [18.0, 60.0]
     hal.i2c_bus.parts[0x76].nack = True
     assert [r[messages.SENML_NAME] for r in readings.records(0)] == ["moisture"]
