@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeAlias, Union
 
 from paymote.crypto import messages
 from paymote.crypto.errors import FieldError, MessageError
-from paymote.gateway import authenticate, decode
+from paymote.gateway import authenticate, decode, senml
 from paymote.gateway.committer import QueueFull
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Busy, Outcome, RateLimited
@@ -105,6 +105,8 @@ class Pipeline:
             authenticate.authenticate(envelope, self._keys)
         if kind == messages.KIND_ATTESTATION and parsed.ueid[1:9] != envelope.kid:
             raise FieldError("ueid", "names another device than the signing key")
+        if kind == messages.KIND_READING_BATCH:
+            senml.check_names(parsed)
         wait_s = self._rate.take(envelope.kid, self._clock())
         if wait_s:
             return RateLimited(max(1, math.ceil(wait_s)))

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from paymote.crypto import cose, messages
-from paymote.gateway import ledger, policy, sequence
+from paymote.gateway import ledger, policy, senml, sequence
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.nonces import NonceBook
 from paymote.gateway.outcomes import Accepted, Conflict, Duplicate, Outcome, Refused, Stale
@@ -143,25 +143,6 @@ def reading_batch(
     digest = hashlib.sha256(message).digest()
     receipt = _receipt(ctx, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH)
     ctx.store.add_reading_batch(
-        device_id, parsed.seq, parsed.time_s, now_s, message, receipt, samples(parsed)
+        device_id, parsed.seq, parsed.time_s, now_s, message, receipt, senml.samples(parsed)
     )
     return Accepted(receipt)
-
-
-_RELATIVE_TIME_S = 2**28  # RFC 8428 §4.5.3: smaller times are relative
-
-
-def samples(batch: messages.ReadingBatch) -> list[tuple[str, str | None, float, float]]:
-    """(name, unit, value, time) per record, resolving SenML base name and base
-    time (RFC 8428 §4.5); relative times count from the batch's own time."""
-    out = []
-    base_name, base_time = "", 0.0
-    for record in batch.records:
-        base_name = record.get(messages.SENML_BASE_NAME, base_name)
-        base_time = float(record.get(messages.SENML_BASE_TIME, base_time))
-        time_s = base_time + float(record.get(messages.SENML_TIME, 0))
-        if time_s < _RELATIVE_TIME_S:
-            time_s += batch.time_s
-        name = base_name + record.get(messages.SENML_NAME, "")
-        out.append((name, record.get(messages.SENML_UNIT), float(record[messages.SENML_VALUE]), time_s))
-    return out

@@ -143,3 +143,27 @@ async def test_block_wise_uploads_are_bounded_before_they_are_buffered(tmp_path)
     assert big_intent.opt.size1 == messages.INTENT_BYTES_MAX
     assert big_batch.code == Code.REQUEST_ENTITY_TOO_LARGE and big_batch.opt.size1 == BATCH_BYTES_MAX
     assert fine.code == Code.CREATED
+
+
+async def test_reading_batches_with_names_senml_forbids_are_4_00(tmp_path):
+    """RFC 8428 §4.5.1: a resolved name with a space, or starting with '-', is
+    refused as malformed and nothing is stored; the board's own names pass."""
+    from paymote.crypto import cose, messages
+
+    device = Device(305)
+    device.register(tmp_path)
+
+    def batch(seq: int, name: str) -> bytes:
+        records = [messages.senml(name, "Cel", 21, 0)]
+        return cose.sign1(
+            messages.reading_batch_payload(seq=seq, time_s=1764374400, records=records),
+            device.key,
+            device.kid,
+        )
+
+    async with running_gateway(tmp_path) as gateway:
+        refused = [(await gateway.post("r", batch(i, n))).code for i, n in ((1, "air temp"), (2, "-temp"))]
+        accepted = (await gateway.post("r", batch(3, "air-temp"))).code
+    assert refused == [Code.BAD_REQUEST] * 2 and accepted == Code.CREATED
+    with Store(tmp_path, readonly=True) as store:
+        assert [s[0] for s in store.samples(device.kid)] == ["air-temp"]
