@@ -25,6 +25,7 @@ _INT_MAX = 2**64 - 1
 
 
 def _key_major(key):
+    """The key's CBOR major type (0 uint, 1 negative int, 2 bytes, 3 text), or None."""
     kind = type(key)
     if kind is int:
         return 0 if key >= 0 else 1
@@ -32,7 +33,18 @@ def _key_major(key):
         return 2
     if kind is str:
         return 3
-    raise _NotPlainError
+    return None
+
+
+def key_orders_agree(mapping):
+    """Whether RFC 7049's length-first key order (cbor2's canonical mode) is
+    RFC 8949 §4.2.1's bytewise order for this map: its keys are ints, bytes or
+    text, and share one major type or all encode in one byte (-24..23).
+    gateway/decode.py asks the same of the maps cbor2 decodes."""
+    majors = {_key_major(key) for key in mapping}
+    if None in majors:
+        return False
+    return len(majors) <= 1 or all(type(k) is int and -24 <= k <= 23 for k in mapping)
 
 
 def make_encoder(tag_class, depth_max):
@@ -51,8 +63,7 @@ def make_encoder(tag_class, depth_max):
         if kind is list or kind is tuple:
             return [plain(item, depth + 1) for item in value]
         if kind is dict:
-            majors = {_key_major(key) for key in value}
-            if len(majors) > 1 and not all(type(k) is int and -24 <= k <= 23 for k in value):
+            if not key_orders_agree(value):
                 raise _NotPlainError
             return {key: plain(item, depth + 1) for key, item in value.items()}
         if kind is tag_class:

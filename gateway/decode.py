@@ -18,6 +18,7 @@ from typing import Any
 import cbor2
 
 from paymote.crypto import cbor, cose, messages
+from paymote.crypto._cbor_host import key_orders_agree
 from paymote.crypto.errors import TooLarge
 
 
@@ -62,24 +63,10 @@ def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
     raise _UnsureError
 
 
-def _key_class(key: Any) -> int:
-    """The key's CBOR major type (0 uint, 1 negative int, 2 bytes, 3 text)."""
-    kind = type(key)
-    if kind is int:
-        return 0 if key >= 0 else 1
-    if kind is bytes:
-        return 2
-    if kind is str:
-        return 3
-    raise _UnsureError
-
-
 def _check_key_order_agrees(mapping: Mapping) -> None:
-    """cbor2 checked length-first order; bytewise order (RFC 8949 §4.2.1) is the
-    same when all keys share a major type or all encode in one byte (SenML's
-    -3..6). Otherwise the portable decoder must judge the order."""
-    classes = {_key_class(key) for key in mapping}
-    if len(classes) > 1 and not all(type(k) is int and -24 <= k <= 23 for k in mapping):
+    """cbor2 checked length-first order; where that may differ from bytewise
+    order (RFC 8949 §4.2.1), the portable decoder must judge the order."""
+    if not key_orders_agree(mapping):
         raise _UnsureError
 
 
