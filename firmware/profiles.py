@@ -213,40 +213,45 @@ class SoilReadings:
         return out
 
 
-def _bme280(hal, board):
-    """The board's BME280 on its I2C bus, or None if it has none or the part
-    does not answer at boot (the readings then carry no air climate)."""
-    sensor = find(board, "bme280")
+def _i2c_part(hal, board, kind, build):
+    """build(bus, sensor) for the board's sensor of kind on its I2C bus, or
+    None if it has none. A part that does not answer at boot (or is another
+    part than the board file says) leaves the board running without it: its
+    readings then carry no such values, which the gateway can tell from zeros."""
+    sensor = find(board, kind)
     bus = None if sensor is None else hal.i2c()
     if bus is None:
         return None
     try:
-        from paymote.firmware.bme280 import BME280
-    except ImportError:
-        from firmware.bme280 import BME280
-    try:
-        return BME280(bus, hal.sleep_ms, sensor["address"])
+        return build(bus, sensor)
     except SensorError:
         return None
+
+
+def _bme280(hal, board):
+    """The board's BME280 (the air's temperature and humidity), or None."""
+
+    def build(bus, sensor):
+        try:
+            from paymote.firmware.bme280 import BME280
+        except ImportError:
+            from firmware.bme280 import BME280
+        return BME280(bus, hal.sleep_ms, sensor["address"])
+
+    return _i2c_part(hal, board, "bme280", build)
 
 
 def _motion(hal, board):
-    """The board's accelerometer as a motion.Motion, or None if it has none.
-    A part that does not answer at boot (or is another part than the board
-    file says) leaves the board running without it: its readings then carry
-    no handling count, which the gateway can tell from a zero."""
-    sensor = find(board, "accelerometer")
-    bus = None if sensor is None else hal.i2c()
-    if bus is None:
-        return None
-    try:
-        from paymote.firmware import motion
-    except ImportError:
-        from firmware import motion
-    try:
+    """The board's accelerometer as a motion.Motion (handling events), or None."""
+
+    def build(bus, sensor):
+        try:
+            from paymote.firmware import motion
+        except ImportError:
+            from firmware import motion
         return motion.Motion(motion.PARTS[sensor["part"]](bus, sensor["address"]), HANDLING_MG)
-    except SensorError:
-        return None
+
+    return _i2c_part(hal, board, "accelerometer", build)
 
 
 def _odometer(hal, board):
