@@ -52,46 +52,39 @@ def _model(scenario, seed, hal, board, clock):
         from paymote.simulator import vehicles
     except ImportError:
         from simulator import vehicles
+    i2c = i2c_parts(hal, board)
     if scenario == "farm":
-        _climate(hal, board)
         soil = find(board, "soil")
         return vehicles.Farm(seed, hal.adc(pins[soil["pin"]]), soil["dry_raw"], soil["wet_raw"])
     gps = find(board, "gps")
     uart = hal.uart(pins[gps["uart_tx"]], pins[gps["uart_rx"]], gps["baud"])
-    accelerometer = _accelerometer(hal, board)
     if scenario == "car":
-        return vehicles.Car(seed, uart, accelerometer)
+        return vehicles.Car(seed, uart, i2c.get("accelerometer"))
     stops = json.loads(hal.read_file("route.json"))
     return vehicles.Van(seed, uart, hal.pin(pins["button"]), stops)
 
 
-def _climate(hal, board):
-    """The farm's BME280 on the HAL's I2C bus: 18 °C, 60 % humidity."""
-    sensor = find(board, "bme280")
-    if sensor is None:
-        return
+def i2c_parts(hal, board):
+    """The board's I2C parts as register-level fakes, all on one bus that
+    becomes the HAL's: {kind: part}. Accelerometers lie flat until the world
+    moves them; a BME280 reads 18 °C and 60 % humidity."""
     try:
         from paymote.simulator import parts
     except ImportError:
         from simulator import parts
-    part = parts.FakeBME280(sensor["address"])
-    part.set(1800, 6000)
-    hal.i2c_bus = parts.FakeI2C(part)
-
-
-def _accelerometer(hal, board):
-    """The board's accelerometer part on the HAL's I2C bus (a register-level
-    fake), or None if the board has none. Lying flat until the world moves it."""
-    sensor = find(board, "accelerometer")
-    if sensor is None:
-        return None
-    try:
-        from paymote.simulator import parts
-    except ImportError:
-        from simulator import parts
-    part = {"lis3dh": parts.FakeLIS3DH, "mpu6050": parts.FakeMPU6050}[sensor["part"]](sensor["address"])
-    hal.i2c_bus = parts.FakeI2C(part)
-    return part
+    made = {}
+    for sensor in board["sensors"]:
+        kind = sensor["kind"]
+        if kind == "accelerometer":
+            made[kind] = {"lis3dh": parts.FakeLIS3DH, "mpu6050": parts.FakeMPU6050}[sensor["part"]](
+                sensor["address"]
+            )
+        elif kind == "bme280":
+            made[kind] = parts.FakeBME280(sensor["address"])
+            made[kind].set(1800, 6000)
+    if made:
+        hal.i2c_bus = parts.FakeI2C(*made.values())
+    return made
 
 
 def hal_for(flash_dir):

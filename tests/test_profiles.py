@@ -63,7 +63,7 @@ def test_every_board_with_an_accelerometer_gets_its_part(tmp_path):
     for name, driver in (("esp32-s3-devkitc", "LIS3DH"), ("rpi-pico-w", "MPU6050")):
         board = json.loads(json.dumps(asdict(boards.load(name))))
         hal = parts.PartsHal(str(tmp_path), clock)
-        part = board_main._accelerometer(hal, board)
+        part = board_main.i2c_parts(hal, board)["accelerometer"]
         found = profiles._motion(hal, board)
         assert type(found._accelerometer).__name__ == driver
         part.mg = (-700, 0, 1000)

@@ -191,7 +191,7 @@ def test_the_farm_boards_readings_carry_its_bme280(tmp_path):
 
     board = json.loads(json.dumps(asdict(boards.load("rpi-pico2-w"))))
     hal = parts.PartsHal(str(tmp_path), world.SimClock(0, 1764576000, 1))
-    board_main._climate(hal, board)
+    board_main.i2c_parts(hal, board)
     readings = profiles.billing_for(hal, board)
     names = [r[messages.SENML_NAME] for r in readings.records(0)]
     assert names == ["moisture", "air-temp", "air-humidity"]  # RFC 8428 §4.5.1: no spaces in names
