@@ -166,7 +166,6 @@ class FastPath:
         self._answers: OrderedDict[tuple[Any, bytes, bytes], tuple[float, bytes]] = OrderedDict()
         self._transport: Any = None
         self._onward: Callable[..., None] | None = None
-        self.answered = 0
 
     def install(self, context: aiocoap.Context) -> None:
         """Wrap the datagram callback of the context's UDP transport."""
@@ -255,7 +254,6 @@ class FastPath:
         self._metrics.messages.labels(name, response.code.dotted).inc()
         log.info("%s %s from %s (fast path)", name, response.code, address[0])
         self._send(datagram, ancdata, address)
-        self.answered += 1
 
     def _send(self, datagram: bytes, ancdata: list, address: Any) -> None:
         # Answer from the address the request came to (aiocoap does the same
