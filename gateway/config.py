@@ -45,9 +45,10 @@ class Config:
     """Processes that decode and verify requests on the bind port
     (SO_REUSEPORT), each handing verified messages to this process, the single
     ledger writer. 1 serves everything in one process. Measured on a 2-core
-    machine, single intents with 256 in flight: one process 2,463/s, 2 workers
-    4,116 to 4,246/s, 3 workers 4,276/s: one worker per core is enough
-    (docs/performance.md). More than one needs a fixed port."""
+    machine (`python bench/gateway_cpu.py --workers N`, 256 in flight): one
+    process 2,029 single intents/s, 2 workers 3,171/s, 3 workers 3,204/s: one
+    worker per core is enough (docs/performance.md). More than one needs a
+    fixed port."""
     rate_per_device_per_s: float = 20.0
     """Sustained messages per second one device may send (4.29 beyond)."""
     burst_per_device: int = 100
