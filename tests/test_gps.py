@@ -93,7 +93,7 @@ def test_noise_on_the_wire_never_raises_and_stays_bounded(data):
     assert len(reader._line) <= gps.SENTENCE_CHARS_MAX
 
 
-def test_same_results_on_micropython():
+def test_same_results_on_micropython(compiled):
     """The parser gives the same integers on the MicroPython interpreter."""
     script = MPY_SCRIPTS / "gps_vectors.py"
-    assert run_micropython(script) == run_cpython(script)
+    assert run_micropython(script, path=compiled) == run_cpython(script)

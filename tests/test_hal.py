@@ -10,8 +10,8 @@ from __future__ import annotations
 from tests.conftest import MPY_SCRIPTS, run_micropython
 
 
-def test_the_board_hal_on_micropython(tmp_path):
-    out = run_micropython(MPY_SCRIPTS / "hal_scenarios.py", str(tmp_path)).splitlines()
+def test_the_board_hal_on_micropython(tmp_path, compiled):
+    out = run_micropython(MPY_SCRIPTS / "hal_scenarios.py", str(tmp_path), path=compiled).splitlines()
     assert out[0] == "joined [('farm', 's3cret')]"
     assert out[1] == "no network refused Wi-Fi farm did not connect"
     assert out[2:4] == ["ntp down: synced False", "ntp up: synced True"]

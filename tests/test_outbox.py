@@ -70,7 +70,7 @@ def test_counter_reserves_blocks_and_skips_them_after_a_reboot(tmp_path):
     assert SequenceCounter(_flash(tmp_path)).take() == 33  # 1..32 reserved before the "crash"
 
 
-def test_receipts_are_kept_for_the_last_numbers_only_across_reboots(tmp_path):
+def test_receipts_are_kept_for_the_last_numbers_only_across_reboots(tmp_path, compiled):
     """Receipts older than the last receipts_kept numbers go, also across
     reboots that skipped numbers (a new Outbox finds where removal stopped by
     walking the folder), for intents and reading batches alike; the same on
@@ -83,4 +83,4 @@ def test_receipts_are_kept_for_the_last_numbers_only_across_reboots(tmp_path):
         "after empty boots ['0000000049', '0000000050']",
         "readings ['r0000000003', 'r0000000004'] intents still 2",
     ]
-    assert run_micropython(script, str(tmp_path / "b")) == out
+    assert run_micropython(script, str(tmp_path / "b"), path=compiled) == out

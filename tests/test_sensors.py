@@ -54,10 +54,10 @@ def test_pulse_meter_counts_and_debounces():
     assert (meter.pulses, meter.bounces, meter.energy_wh()) == (3000, 3000, 3000)
 
 
-def test_same_results_on_micropython():
+def test_same_results_on_micropython(compiled):
     """The drivers and fakes behave identically on the MicroPython interpreter."""
     script = MPY_SCRIPTS / "driver_scenarios.py"
-    out = run_micropython(script)
+    out = run_micropython(script, path=compiled)
     assert out == run_cpython(script)
     assert "sht31 (2150, 4000)" in out and "pulses 4 bounces 4 wh 4" in out
     assert "soil 36500 5000" in out
