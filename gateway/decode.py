@@ -20,6 +20,7 @@ import cbor2
 from paymote.crypto import cbor, cose, messages
 from paymote.crypto._cbor_host import key_orders_agree
 from paymote.crypto.errors import TooLarge
+from paymote.gateway import envelope
 
 
 class _UnsureError(Exception):
@@ -92,7 +93,9 @@ def loads(data: bytes, size_max: int, depth_max: int = cbor.DEPTH_MAX) -> Any:
 
 def decode_sign1(message: bytes, size_max: int) -> cose.Sign1:
     """The checked (not yet verified) COSE_Sign1 envelope of message."""
-    return cose.envelope_from_value(loads(message, size_max, depth_max=3))
+    if len(message) > size_max:
+        raise TooLarge(f"{len(message)} bytes over {size_max}")
+    return envelope.read(message) or cose.envelope_from_value(loads(message, size_max, depth_max=3))
 
 
 def decode_message(message: bytes, kind: int) -> tuple[cose.Sign1, Any]:

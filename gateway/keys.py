@@ -8,12 +8,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from paymote.crypto import cose
+from paymote.gateway import envelope
 
 KEY_FILE = "gateway.key"  # the raw 32-byte seed, readable by the gateway only
 
 
 class GatewayKey:
-    """Signs with `cryptography`; `sign(data)` is the interface crypto.cose.sign1 uses."""
+    """Signs with `cryptography`: sign1(payload) a receipt's COSE_Sign1;
+    sign(data) is the interface crypto.cose.sign1 uses."""
 
     def __init__(self, seed: bytes) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
@@ -22,6 +24,10 @@ class GatewayKey:
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
+
+    def sign1(self, payload: bytes) -> bytes:
+        """cose.sign1(payload, self, self.kid), byte for byte, written by position."""
+        return envelope.write(self.kid, payload, self._key.sign(envelope.sig_structure(payload)))
 
     def __repr__(self) -> str:
         return f"GatewayKey(kid={self.kid.hex()})"

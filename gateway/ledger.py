@@ -14,7 +14,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
-from paymote.crypto import cbor, cose, messages
+from paymote.crypto import cbor, messages
 from paymote.crypto.errors import MessageError
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.store import GENESIS_ENTRY_HASH, Entry, Store
@@ -73,7 +73,7 @@ def record(
     payload = messages.receipt_payload(
         device_id=device_id, seq=intent.seq, entry_hash=digest, time_s=now_s, kind=messages.KIND_INTENT
     )
-    receipt = cose.sign1(payload, gateway_key, gateway_key.kid)
+    receipt = gateway_key.sign1(payload)
     entry = Entry(**{**draft.__dict__, "receipt": receipt, "entry_hash": digest})
     _check_before_write(entry)
     store.add_entry(entry)

@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from paymote.crypto import cose, messages
+from paymote.crypto import messages
 from paymote.gateway import ledger, policy, senml, sequence
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.nonces import NonceBook
@@ -34,7 +34,7 @@ def _receipt(ctx: Context, device_id: bytes, seq: int, digest: bytes, now_s: int
     payload = messages.receipt_payload(
         device_id=device_id, seq=seq, entry_hash=digest, time_s=now_s, kind=kind
     )
-    return cose.sign1(payload, ctx.gateway_key, ctx.gateway_key.kid)
+    return ctx.gateway_key.sign1(payload)
 
 
 def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> Outcome | None:
