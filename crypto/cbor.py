@@ -25,9 +25,9 @@ from .errors import (
     Unsupported,
 )
 
-SIZE_BYTES_MAX = const(1280)  # whole input, checked before parsing
+_SIZE_BYTES_MAX = const(1280)  # whole input, checked before parsing
 DEPTH_MAX = const(8)  # nested arrays, maps and tags
-LENGTH_MAX = const(1024)  # bytes in a string, items in an array or map
+_LENGTH_MAX = const(1024)  # bytes in a string, items in an array or map
 
 _UINT64_MAX = const(0xFFFFFFFFFFFFFFFF)
 _F64_MANTISSA_MASK = const(0xFFFFFFFFFFFFF)
@@ -371,7 +371,7 @@ class _Reader:
         return struct.unpack(">d", bits.to_bytes(8, "big"))[0]
 
 
-def decode(data, size_max=SIZE_BYTES_MAX, depth_max=DEPTH_MAX, length_max=LENGTH_MAX):
+def decode(data, size_max=_SIZE_BYTES_MAX, depth_max=DEPTH_MAX, length_max=_LENGTH_MAX):
     """The single value encoded deterministically in data. Raises a DecodeError
     subclass for anything else; an input over size_max is refused unread."""
     if len(data) > size_max:

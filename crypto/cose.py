@@ -14,11 +14,11 @@ from ._compat import const, sha256_digest
 from .errors import DecodeError, FieldError, UnknownKey, WrongAlgorithm
 
 TAG_SIGN1 = const(18)  # RFC 9052 §4.2
-HEADER_ALG = const(1)  # RFC 9052 §3.1
+_HEADER_ALG = const(1)  # RFC 9052 §3.1
 HEADER_KID = const(4)
 ALG_EDDSA = const(-8)  # RFC 9053 §2.2
 KID_BYTES = const(8)
-SIGN1_BYTES_MAX = const(1280)
+_SIGN1_BYTES_MAX = const(1280)
 CONTENT_FORMAT_SIGN1 = const(18)  # application/cose; cose-type="cose-sign1"
 PROTECTED_EDDSA = b"\xa1\x01\x27"  # the deterministic encoding of {1: -8}
 
@@ -70,9 +70,9 @@ def envelope_from_value(value):
         header = cbor.decode(protected, size_max=32, depth_max=1, length_max=8)
     except DecodeError as e:
         raise FieldError("protected", "not deterministic CBOR: %s" % e) from None
-    if not isinstance(header, dict) or list(header) != [HEADER_ALG]:
+    if not isinstance(header, dict) or list(header) != [_HEADER_ALG]:
         raise FieldError("protected", "must hold exactly the alg parameter")
-    alg = header[HEADER_ALG]
+    alg = header[_HEADER_ALG]
     if not isinstance(alg, int):
         raise FieldError("protected", "alg must be an integer")
     if not isinstance(unprotected, dict) or list(unprotected) != [HEADER_KID]:
@@ -87,7 +87,7 @@ def envelope_from_value(value):
     return Sign1(protected, alg, kid, payload, signature)
 
 
-def parse_sign1(message, size_max=SIGN1_BYTES_MAX):
+def parse_sign1(message, size_max=_SIGN1_BYTES_MAX):
     """Decode and check the envelope of a COSE_Sign1 (no signature check)."""
     return envelope_from_value(cbor.decode(message, size_max=size_max, depth_max=3))
 
@@ -117,7 +117,7 @@ def check_signature(envelope, keys):
     return key
 
 
-def verify1(message, keys, size_max=SIGN1_BYTES_MAX):
+def verify1(message, keys, size_max=_SIGN1_BYTES_MAX):
     """Parse and verify a COSE_Sign1. Returns the checked Sign1; raises a
     DecodeError, FieldError or VerifyError subclass, never returns False."""
     envelope = parse_sign1(message, size_max)

@@ -17,7 +17,7 @@ from .errors import FieldError
 INTENT_BYTES_MAX = const(192)
 ATTESTATION_BYTES_MAX = const(320)
 READING_BATCH_BYTES_MAX = const(1024)
-RECEIPT_BYTES_MAX = const(192)
+_RECEIPT_BYTES_MAX = const(192)
 
 # Payment intent payload keys (docs/paymote.cddl: intent-payload)
 _INTENT_SEQ = const(1)
@@ -83,7 +83,7 @@ GENESIS_HASH = bytes(_CHAIN_HASH_BYTES)  # "prev" of a device's first intent
 _UINT32_MAX = const(0xFFFFFFFF)
 _SEQ_MAX = const(0xFFFFFFFF)
 _AMOUNT_MINOR_MAX = const(1000000000000)  # 10**12 minor units per intent
-ACCOUNT_BYTES_MAX = const(32)
+_ACCOUNT_BYTES_MAX = const(32)
 _TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
 _ACCOUNT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.:_-"
 
@@ -152,7 +152,7 @@ def _text(value, name, high):
 def is_account(value):
     """Whether value is an account name: 1..32 of a-z 0-9 . : _ - (the one
     definition; the registry and the board definitions use it too)."""
-    if not isinstance(value, str) or not 1 <= len(value) <= ACCOUNT_BYTES_MAX:
+    if not isinstance(value, str) or not 1 <= len(value) <= _ACCOUNT_BYTES_MAX:
         return False
     for ch in value:
         if ch not in _ACCOUNT_CHARS:
@@ -161,7 +161,7 @@ def is_account(value):
 
 
 def _account(value, name):
-    _text(value, name, ACCOUNT_BYTES_MAX)
+    _text(value, name, _ACCOUNT_BYTES_MAX)
     if not is_account(value):
         raise FieldError(name, "allowed characters are a-z 0-9 . : _ -")
     return value
@@ -246,7 +246,7 @@ def _check_evidence(evidence):
         raise FieldError("evidence", "must be an array of 3")
     kind = _uint(evidence[0], "evidence type", 1, 3)
     if kind == EVIDENCE_DELIVERY:
-        _text(evidence[1], "consignment", ACCOUNT_BYTES_MAX)
+        _text(evidence[1], "consignment", _ACCOUNT_BYTES_MAX)
         event = _uint(evidence[2], "delivery event")
         if event not in DELIVERY_EVENTS:
             raise FieldError("delivery event", "must be 1, 2 or 3")
@@ -500,7 +500,7 @@ def open_message(message, kind, keys):
 
 def open_receipt(message, gateway_keys):
     """Check and verify a gateway receipt: (Sign1, Receipt)."""
-    envelope = cose.parse_sign1(message, RECEIPT_BYTES_MAX)
-    parsed = parse_receipt(cbor.decode(envelope.payload, size_max=RECEIPT_BYTES_MAX, depth_max=1))
+    envelope = cose.parse_sign1(message, _RECEIPT_BYTES_MAX)
+    parsed = parse_receipt(cbor.decode(envelope.payload, size_max=_RECEIPT_BYTES_MAX, depth_max=1))
     cose.check_signature(envelope, gateway_keys)
     return envelope, parsed

@@ -30,9 +30,9 @@ except ImportError:  # on a board
     from firmware.outbox import Outbox, OutboxFull
 
 BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
-PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
-VERDICTS_BYTES_MAX = const(4096)
-REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
+_PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
+_VERDICTS_BYTES_MAX = const(4096)
+_REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
 
 
 class MeteredBilling:
@@ -93,7 +93,7 @@ class Agent:
         self.readings = Outbox(hal.storage, folder="readings", tag="r")
         self._records = []  # this batch's SenML records, in RAM until the batch is signed
         self._sampled_periods = 0
-        self._periods_per_batch = config.get("periods_per_batch", PERIODS_PER_BATCH)
+        self._periods_per_batch = config.get("periods_per_batch", _PERIODS_PER_BATCH)
         self.sensor_errors = 0
         self._key = ed25519.SigningKey(hal.read_file("key.bin"))
         self._kid = cose.key_id(self._key.public)
@@ -122,7 +122,7 @@ class Agent:
         self.measurement = attest.measure(hal.open_file)
         self.attested = None  # the gateway's answer to this boot's latest attestation
         self._attested_s = 0
-        self._reattest_s = config.get("reattest_s", REATTEST_S)
+        self._reattest_s = config.get("reattest_s", _REATTEST_S)
 
     def _while_waiting(self):
         """The CoAP client's idle hook (at least every 2 s of a wait): feed the
@@ -149,7 +149,7 @@ class Agent:
 
     def attest(self):
         """Attest this boot: at boot, each period until the gateway answers, and
-        again with a fresh nonce every REATTEST_S, so a board that runs for
+        again with a fresh nonce every _REATTEST_S, so a board that runs for
         months still gives the gateway recent evidence of what it runs."""
         try:
             response = attest.attest(
@@ -303,7 +303,7 @@ class Agent:
         self.answered_batches += 1
         if response.code >> 5 != 2:
             return [(response.code, response.payload, response.max_age_s)] * len(queued)
-        items = cbor.decode(response.payload, size_max=VERDICTS_BYTES_MAX)
+        items = cbor.decode(response.payload, size_max=_VERDICTS_BYTES_MAX)
         return [(item[0], item[1], item[2] if len(item) > 2 else 60) for item in items]
 
     def _apply(self, outbox, name, code_, detail, max_age_s, now_s):

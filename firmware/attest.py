@@ -19,7 +19,7 @@ except ImportError:
 SOFTWARE_NAME = "paymote-fw"
 SOFTWARE_VERSION = "0.1.0"
 _BOOTS = "boot.count"
-NONCE_BYTES_MAX = const(64)
+_NONCE_BYTES_MAX = const(64)
 _CHUNK_BYTES = const(512)
 
 
@@ -61,7 +61,7 @@ def attest(client, key, kid, now_s, measurement, bootcount, dbgstat, location=No
     answer = client.request(coap.GET, "n")
     if answer.code != coap.code(2, 5):
         return answer
-    nonce = cbor.decode(answer.payload, size_max=NONCE_BYTES_MAX + 2)
+    nonce = cbor.decode(answer.payload, size_max=_NONCE_BYTES_MAX + 2)
     payload = messages.attestation_payload(
         ueid=messages.ueid_for(key.public),
         nonce=nonce,

@@ -24,7 +24,7 @@ _OPTION_CONTENT_FORMAT = const(12)
 _OPTION_MAX_AGE = const(14)
 _TOKEN_BYTES = const(4)
 MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
-ANSWER_BYTES_MAX = const(256)  # a receipt (at most 192) with its header and options (203), or a diagnostic
+_ANSWER_BYTES_MAX = const(256)  # a receipt (at most 192) with its header and options (203), or a diagnostic
 ACK_TIMEOUT_MS = const(2000)  # §4.8 defaults
 _ACK_RANDOM_FACTOR_PERCENT = const(150)
 MAX_RETRANSMIT = const(4)
@@ -191,7 +191,7 @@ def action_for(code_):
     return RETRY
 
 
-WAIT_SLICE_MS = const(2000)
+_WAIT_SLICE_MS = const(2000)
 
 
 class Client:
@@ -200,7 +200,7 @@ class Client:
     sock: a UDP socket (MicroPython or CPython); address: the gateway's
     (host, port) as sendto takes it; ticks_ms(): a millisecond clock;
     random_bytes(n): the port's randomness (tokens, first message ID, jitter);
-    idle(): called at least every WAIT_SLICE_MS while waiting for an answer
+    idle(): called at least every _WAIT_SLICE_MS while waiting for an answer
     (the board feeds its watchdog there: a last retransmission waits up to
     48 s, RP2040's watchdog at most 8.4 s).
     """
@@ -228,7 +228,7 @@ class Client:
         spread = self._ack_timeout_ms * (_ACK_RANDOM_FACTOR_PERCENT - 100) // 100
         return self._ack_timeout_ms + int.from_bytes(self._random_bytes(2), "big") * spread // 0xFFFF
 
-    def request(self, method, path, payload=b"", content_format=None, answer_bytes_max=ANSWER_BYTES_MAX):
+    def request(self, method, path, payload=b"", content_format=None, answer_bytes_max=_ANSWER_BYTES_MAX):
         """Send a CON request and return its Response; raises NoAnswerError when
         every retransmission went unanswered (the agent retries later).
         answer_bytes_max bounds the answer (MicroPython allocates that much per
@@ -261,7 +261,7 @@ class Client:
                 return None
             if self._idle is not None:
                 self._idle()
-            message = self._receive(left if left < WAIT_SLICE_MS else WAIT_SLICE_MS, answer_bytes_max)
+            message = self._receive(left if left < _WAIT_SLICE_MS else _WAIT_SLICE_MS, answer_bytes_max)
             if message is None:
                 continue
             if message.type == _ACK and message.mid == mid and message.code == 0 and not acknowledged:

@@ -20,17 +20,17 @@ except ImportError:  # on a board
     from crypto import messages
     from crypto._compat import const
 
-CAPACITY = const(64)
+_CAPACITY = const(64)
 RECEIPTS_KEPT = const(256)
 _LAST = "sent/last"
 
 
 class OutboxFull(Exception):  # noqa: N818 - a condition the agent reports, not a failure
-    """The outbox holds CAPACITY messages; produce no more until some are answered."""
+    """The outbox holds _CAPACITY messages; produce no more until some are answered."""
 
 
 class Outbox:
-    def __init__(self, storage, capacity=CAPACITY, folder="outbox", tag="", receipts_kept=RECEIPTS_KEPT):
+    def __init__(self, storage, capacity=_CAPACITY, folder="outbox", tag="", receipts_kept=RECEIPTS_KEPT):
         """folder holds this kind's queue; tag keeps its receipts, dead letters
         and last sent record apart from another kind's (intents use none)."""
         self._storage = storage

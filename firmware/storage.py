@@ -18,7 +18,7 @@ try:  # CPython, installed: one copy of each module
 except ImportError:  # on a board
     from crypto._compat import const
 
-RECORD_BYTES_MAX = const(2048)
+_RECORD_BYTES_MAX = const(2048)
 _TMP = ".tmp"
 POWER_CUT_EXIT = const(99)  # the exit status of a simulated power cut
 
@@ -59,8 +59,8 @@ class FlashStorage:
 
     def write(self, name, data):
         """Store data under name, atomically, with its checksum."""
-        if len(data) > RECORD_BYTES_MAX:
-            raise ValueError("record over %d bytes" % RECORD_BYTES_MAX)
+        if len(data) > _RECORD_BYTES_MAX:
+            raise ValueError("record over %d bytes" % _RECORD_BYTES_MAX)
         record = bytes(data) + _crc(data)
         with open(self._path(_TMP), "wb") as f:
             if self._cut_after is not None and self.writes + 1 >= self._cut_after:
