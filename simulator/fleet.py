@@ -40,8 +40,9 @@ _SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "boa
 _SOURCE = Path(__file__).resolve().parent
 _BOOT_WAIT_S = 10.0  # a gateway that has not said ready by then failed to start
 # The simulator's world and boot module (simulator/world.py, board_main.py: 11.6 KB of
-# heap on the energy board, docs/performance.md) run in the board's interpreter but are
-# not on a real board; they get this much heap on top of the board's own.
+# heap on the energy board, 7 KB of it the qstr pool their names open; docs/performance.md)
+# run in the board's interpreter but are not on a real board; they get this much heap
+# on top of the board's own.
 # tests/test_agent.py runs the firmware in the board's exact heap with only the host HAL.
 SIM_HEAP_ALLOWANCE_BYTES = 16384
 
