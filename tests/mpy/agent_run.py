@@ -7,6 +7,8 @@ import gc
 import sys
 import time
 
+import micropython
+
 import firmware  # noqa: E402
 from firmware.board import import_staged  # noqa: E402
 
@@ -55,3 +57,4 @@ def world(hal, seconds):
 agent = main.run(HostHal(flash, clock, world), periods)
 gc.collect()
 print("queued", len(agent.outbox), "stopped", agent.stopped, "free", gc.mem_free(), "low", low[0])
+micropython.qstr_info()  # n_pool, n_qstr: the names interned, which tests/test_agent.py bounds
