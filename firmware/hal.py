@@ -18,7 +18,12 @@ Between periods a battery board sleeps with machine.lightsleep, not
 deepsleep: a deep sleep ends in a reboot, and every boot reserves a new
 block of sequence numbers and attests again (firmware/counter.py,
 attest.py), which would cost a block of numbers and an attestation per
-period. Light sleep keeps RAM and still stops the CPU and the radio.
+period. Light sleep keeps RAM and still stops the CPU and the radio. On the
+RP2040 and RP2350 (rpi-pico2-w, the soil board) MicroPython's deepsleep is
+that same light sleep followed by machine.reset() (ports/rp2/modmachine.c,
+mp_machine_deepsleep), so it would save no power and add the reboot; the
+ESP32-S3 battery board runs the delivery product, which reads the GPS once a
+second and the driver's button, so it never sleeps longer than a second.
 """
 
 import os
