@@ -183,3 +183,33 @@ def test_the_answer_cache_is_bounded_in_entries_and_time():
     now[0] = 11.0
     path._forget_old(now[0])
     assert not path._answers
+
+
+async def test_one_wakeup_reads_the_waiting_datagrams_up_to_the_bound():
+    """40 datagrams waiting on aiocoap's own recvmsg transport, drained: all
+    40 arrive, in order, in three reader calls (16 + 16 + 8) instead of 40."""
+    from aiocoap.util.asyncio.recvmsg import RecvmsgDatagramProtocol, create_recvmsg_datagram_endpoint
+
+    class Recorder(RecvmsgDatagramProtocol):
+        def __init__(self) -> None:
+            self.received: list[bytes] = []
+
+        def datagram_msg_received(self, data, ancdata, flags, address):
+            self.received.append(data)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    transport, protocol = await create_recvmsg_datagram_endpoint(asyncio.get_running_loop(), Recorder, sock)
+    fastpath._drain_on_each_wakeup(transport, protocol)
+    drained, calls = transport._read_ready, []
+    transport._read_ready = lambda: (calls.append(1), drained())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(40):  # all sent before the loop runs the reader once
+            sender.sendto(b"%d" % i, sock.getsockname())
+        for _ in range(200):
+            if len(protocol.received) == 40:
+                break
+            await asyncio.sleep(0.01)
+    transport.close()
+    assert protocol.received == [b"%d" % i for i in range(40)]
+    assert len(calls) == 3 and fastpath.DATAGRAMS_PER_WAKEUP_MAX == 16
