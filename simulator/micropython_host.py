@@ -123,15 +123,24 @@ def _build(extension: Path, target: Path, gcc: str, readelf: str) -> None:
             check=True,
             timeout=_BUILD_TIMEOUT_S,
         )
+        problem = _probe(built)
+        if problem:
+            raise OSError(f"the built launcher does not run the VM: {problem}")
+        os.replace(built, target)  # atomic: a concurrent build finds either nothing or a whole launcher
+
+
+def _probe(launcher: Path) -> str:
+    """'' if launcher runs the VM, else what it printed instead."""
+    try:
         probe = subprocess.run(
-            [str(built), "-c", "import sys; print(sys.implementation.name)"],
+            [str(launcher), "-c", "import sys; print(sys.implementation.name)"],
             capture_output=True,
             text=True,
             timeout=_BUILD_TIMEOUT_S,
         )
-        if probe.stdout.strip() != "micropython":
-            raise OSError(f"the built launcher does not run the VM: {probe.stderr.strip()[:200]}")
-        os.replace(built, target)  # atomic: a concurrent build finds either nothing or a whole launcher
+    except OSError as e:
+        return str(e)
+    return "" if probe.stdout.strip() == "micropython" else (probe.stderr.strip() or probe.stdout)[:200]
 
 
 _host: Host | None = None
@@ -158,7 +167,7 @@ def _find_host() -> Host:
     stat = extension.stat()
     key = hashlib.sha256(f"{_LAUNCHER_C}{extension}{stat.st_size}{stat.st_mtime_ns}".encode()).hexdigest()
     target = _cache_dir() / f"micropython-{key[:16]}"
-    if not target.exists():
+    if not target.exists() or _probe(target):  # a launcher left from another system is built again
         try:
             _build(extension, target, gcc, readelf)
         except (OSError, subprocess.SubprocessError) as e:

@@ -68,7 +68,8 @@ def test_without_a_compiler_the_packaged_command_runs(tmp_path, monkeypatch):
 
 def test_a_fresh_build_lands_whole_in_the_cache(tmp_path, monkeypatch):
     """With an empty cache the launcher is built, probed and moved into place;
-    the next lookup finds it without building again."""
+    the next lookup finds it without building again, and one that no longer
+    runs is built again."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     first = micropython_host._find_host()
     if not first.native:
@@ -78,3 +79,6 @@ def test_a_fresh_build_lands_whole_in_the_cache(tmp_path, monkeypatch):
     assert [p.name for p in built.parent.iterdir()] == [built.name]  # no build folder left behind
     mtime = built.stat().st_mtime_ns
     assert micropython_host._find_host().command == first.command and built.stat().st_mtime_ns == mtime
+    built.write_text("#!/bin/sh\nexit 1\n")  # a launcher that no longer runs (say, another system's)
+    again = micropython_host._find_host()
+    assert again.native and again.command == first.command and micropython_host._probe(built) == ""

@@ -49,11 +49,12 @@ def test_every_invariant_holds_under_faults(simulated):
     failed = [i for i in report.invariants if not i["ok"]]
     assert not failed, f"seed={report.seed}: {failed}"
     assert not report.crashed_boards, report.crashed_boards
-    assert report.gateway_kills >= 1 and report.power_cuts >= 2
-    assert report.faults.get("lost", 0) > 0 and report.retransmissions > 0
+    assert report.gateway_kills >= 1 and report.power_cuts >= 2, (report.gateway_kills, report.power_cuts)
+    assert report.faults.get("lost", 0) > 0 and report.retransmissions > 0, report.faults
     assert report.acknowledged > 0 and report.ledger_entries >= report.acknowledged - report.queued
     payees = {b["account"] for b in report.balances if b["balance_minor"] > 0}
-    assert {"utility", "merchant", "insurer"} <= payees  # energy, deliveries and distance were all billed
+    # energy, deliveries and distance were all billed
+    assert {"utility", "merchant", "insurer"} <= payees, f"seed={report.seed}: {report.balances}"
 
 
 def test_every_adversary_gets_its_answer(simulated):
