@@ -273,8 +273,8 @@ a few milliseconds."""
 
 def _drain_on_each_wakeup(transport: Any, protocol: Any) -> None:
     """aiocoap's recvmsg transport reads one datagram per readiness event,
-    each time after a recvmsg on the error queue (RFC 7252 §4.8's ICMP
-    errors) that is nearly always empty and raises BlockingIOError: under
+    each time after a recvmsg on the error queue (the ICMP errors aiocoap
+    reports per peer) that is nearly always empty and raises BlockingIOError: under
     load that is an epoll round, a callback and two system calls per
     datagram. After its own read (error queue included, so ICMP errors still
     arrive once per wakeup), this reads on until the socket is empty or
