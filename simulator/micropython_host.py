@@ -4,7 +4,7 @@ That package's `micropython` command is a CPython script that imports a
 pybind11 extension holding the whole unix port; its `run_main` turns argv
 into a C array and calls the port's own `micropython_unix_main`, nothing
 else. So a board process carries a whole CPython interpreter (about 9 MB of
-its 13 MB resident) that it never uses. A 30-line C launcher that dlopens the
+its 13 MB resident) that it never uses. A 20-line C launcher that dlopens the
 same extension and calls the same `micropython_unix_main` runs the same VM,
 byte for byte the same code, in about 4 MB.
 
