@@ -71,6 +71,7 @@ class Report:
     latency_ms: dict = field(default_factory=dict)
     gateway_kills: int = 0
     power_cuts: int = 0
+    power_cut_boards: list = field(default_factory=list)  # the boards cut, in order
     crashed_boards: list = field(default_factory=list)
     ledger_entries: int = 0
     balances: list = field(default_factory=list)
@@ -139,6 +140,7 @@ class Simulation:
         self.flashes: dict[str, check.BoardFlash] | None = None  # read once the run is over
         self.kills = 0
         self.cuts = 0
+        self.cut_boards: list[str] = []
         self.entries = 0
         self.balances: list = []
 
@@ -234,6 +236,7 @@ class Simulation:
     def _power_cut(self, runner: fleet.BoardRunner) -> None:
         runner.power_cut()
         self.cuts += 1
+        self.cut_boards.append(runner.spec.name)
         time.sleep(_RESTART_DELAY_S / 5)
         runner.start()
 
@@ -278,6 +281,7 @@ class Simulation:
             simulated_s=int(elapsed_s * o.speed),
             gateway_kills=self.kills,
             power_cuts=self.cuts,
+            power_cut_boards=self.cut_boards,
         )
         self.flashes = {spec.name: check.read_flash(spec.flash) for spec in self.specs}  # the boards stopped
         for flash in self.flashes.values():
