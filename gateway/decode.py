@@ -93,9 +93,8 @@ def loads(data: bytes, size_max: int, depth_max: int = cbor.DEPTH_MAX) -> Any:
 
 def decode_sign1(message: bytes, size_max: int) -> cose.Sign1:
     """The checked (not yet verified) COSE_Sign1 envelope of message."""
-    if len(message) > size_max:
-        raise TooLarge(f"{len(message)} bytes over {size_max}")
-    return envelope.read(message) or cose.envelope_from_value(loads(message, size_max, depth_max=3))
+    read = envelope.read(message) if len(message) <= size_max else None  # loads names the refusal
+    return read or cose.envelope_from_value(loads(message, size_max, depth_max=3))
 
 
 def decode_message(message: bytes, kind: int) -> tuple[cose.Sign1, Any]:
