@@ -89,9 +89,10 @@ def _board_memory(seconds: float, root: Path) -> dict[str, dict]:
     fleet.provision_in_place(specs, builds, "coap://127.0.0.1:9", options_root / "gateway")
     fleet.write_sim_files(specs[0], time.time(), 1440, 300)
     measured = {}
-    for name, choice in (("launcher", ""), ("packaged", "packaged")):
-        os.environ["PAYMOTE_MICROPYTHON"] = choice
-        if choice == "" and not micropython_host.host().native:
+    for name in ("launcher", "packaged"):
+        if name == "packaged":
+            os.environ["PAYMOTE_MICROPYTHON"] = "packaged"  # micropython_host.host() reads it each call
+        elif not micropython_host.host().native:
             print(f"  no launcher: {micropython_host.host().why}")
             continue
         runner = fleet.BoardRunner(specs[0], simlib)
