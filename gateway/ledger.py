@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from paymote.crypto import cbor, messages
 from paymote.crypto.errors import MessageError
+from paymote.gateway import receipts
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.store import GENESIS_ENTRY_HASH, Entry, Store
 
@@ -70,10 +71,7 @@ def record(
         entry_hash=b"",
     )
     digest = entry_hash(previous, draft)
-    payload = messages.receipt_payload(
-        device_id=device_id, seq=intent.seq, entry_hash=digest, time_s=now_s, kind=messages.KIND_INTENT
-    )
-    receipt = gateway_key.sign1(payload)
+    receipt = receipts.issue(gateway_key, device_id, intent.seq, digest, now_s, messages.KIND_INTENT)
     entry = Entry(**{**draft.__dict__, "receipt": receipt, "entry_hash": digest})
     _check_before_write(entry)
     store.add_entry(entry)

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from paymote.crypto import messages
-from paymote.gateway import ledger, policy, senml, sequence
+from paymote.gateway import ledger, policy, receipts, senml, sequence
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.nonces import NonceBook
 from paymote.gateway.outcomes import Accepted, Conflict, Duplicate, Outcome, Refused, Stale
@@ -28,13 +28,6 @@ class Context:
     gateway_key: GatewayKey
     nonces: NonceBook
     head: tuple[int, bytes]
-
-
-def _receipt(ctx: Context, device_id: bytes, seq: int, digest: bytes, now_s: int, kind: int) -> bytes:
-    payload = messages.receipt_payload(
-        device_id=device_id, seq=seq, entry_hash=digest, time_s=now_s, kind=kind
-    )
-    return ctx.gateway_key.sign1(payload)
 
 
 def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> Outcome | None:
@@ -108,7 +101,9 @@ def attestation(
     if not ctx.nonces.consume(parsed.nonce, now_s):
         return Stale("nonce not issued here, already used, or expired")
     digest = hashlib.sha256(message).digest()
-    receipt = _receipt(ctx, device_id, parsed.bootcount, digest, now_s, messages.KIND_ATTESTATION)
+    receipt = receipts.issue(
+        ctx.gateway_key, device_id, parsed.bootcount, digest, now_s, messages.KIND_ATTESTATION
+    )
     location = None
     if parsed.location is not None:
         location = json.dumps({str(k): float(v) for k, v in parsed.location.items()})
@@ -141,7 +136,9 @@ def reading_batch(
     if again:
         return again
     digest = hashlib.sha256(message).digest()
-    receipt = _receipt(ctx, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH)
+    receipt = receipts.issue(
+        ctx.gateway_key, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH
+    )
     ctx.store.add_reading_batch(
         device_id, parsed.seq, parsed.time_s, now_s, message, receipt, senml.samples(parsed)
     )
