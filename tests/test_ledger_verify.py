@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from paymote.crypto import cbor
+from paymote.gateway import ledger
 from paymote.gateway.cli import main
-from paymote.gateway.store import DB_NAME
+from paymote.gateway.store import DB_NAME, Entry
 from tests.gateway_helpers import Device, running_gateway
 
 
@@ -127,3 +132,46 @@ def test_ledger_commands_never_create_a_ledger(tmp_path, capsys, command):
     assert main(["ledger", command[0], "--data", str(missing), *command[1:]]) == 2
     assert "no ledger in" in capsys.readouterr().err
     assert not missing.exists()
+
+
+_HASHED_FIELDS = (
+    "position",
+    "transfer_id",
+    "device_id",
+    "seq",
+    "debit",
+    "credit",
+    "amount_minor",
+    "currency",
+    "device_time_s",
+    "gateway_time_s",
+)
+_INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.builds(
+        Entry,
+        position=_INT64,
+        transfer_id=st.text(max_size=60),
+        device_id=st.binary(max_size=16),
+        seq=_INT64,
+        debit=st.text(max_size=40),
+        credit=st.text(max_size=40),
+        amount_minor=_INT64,
+        currency=st.text(max_size=4),
+        device_time_s=_INT64,
+        gateway_time_s=_INT64,
+        evidence=st.binary(max_size=300),
+        receipt=st.just(b""),
+        entry_hash=st.just(b""),
+    ),
+)
+def test_the_entry_hash_covers_the_deterministic_encoding_of_the_fields(previous, entry):
+    """The chain link is SHA-256(previous entry hash || deterministic CBOR of
+    the fields, evidence as its SHA-256), whichever encoder writes it: here
+    the portable one, for every value an SQLite row can hold."""
+    fields = [getattr(entry, name) for name in _HASHED_FIELDS] + [hashlib.sha256(entry.evidence).digest()]
+    assert ledger.entry_hash(previous, entry) == hashlib.sha256(previous + cbor.encode(fields)).digest()
