@@ -1,0 +1,62 @@
+"""gateway/store.py: the writer's device rows, kept between its transactions,
+are never staler than a fresh read would be."""
+
+from __future__ import annotations
+
+import pytest
+
+from paymote.gateway import registry, store
+from tests.gateway_helpers import Device
+
+
+def _registered(tmp_path, n: int) -> list[bytes]:
+    devices = [Device(40 + i) for i in range(n)]
+    for device in devices:
+        device.register(tmp_path)
+    return [device.kid for device in devices]
+
+
+def test_a_revocation_by_another_connection_is_seen_by_the_next_transaction(tmp_path):
+    (kid,) = _registered(tmp_path, 1)
+    with store.Store(tmp_path) as writer:
+        with writer.transaction():
+            assert writer.device(kid).status == "active"
+        with store.Store(tmp_path) as command_line:
+            assert registry.revoke(command_line, kid.hex(), 1764374400)
+        with writer.transaction():
+            assert writer.device(kid).status == "revoked"
+
+
+def test_the_writers_own_writes_are_what_it_reads_back(tmp_path):
+    (kid,) = _registered(tmp_path, 1)
+    with store.Store(tmp_path) as writer:
+        with writer.transaction():
+            writer.device(kid)
+            writer.advance_device(kid, 7, b"\x01" * 16, 20426, 300)
+            writer.flag_device(kid, "possible cloned key")
+        with writer.transaction():
+            seen = writer.device(kid)
+        with store.Store(tmp_path) as fresh:
+            assert fresh.device(kid) == seen
+    assert (seen.last_seq, seen.last_hash, seen.day, seen.spent_minor) == (7, b"\x01" * 16, 20426, 300)
+    assert seen.flagged == "possible cloned key"
+
+
+def test_a_rolled_back_transaction_leaves_nothing_behind_in_the_rows_read_later(tmp_path):
+    (kid,) = _registered(tmp_path, 1)
+    with store.Store(tmp_path) as writer:
+        with pytest.raises(RuntimeError), writer.transaction():
+            writer.device(kid)
+            writer.advance_device(kid, 9, b"\x02" * 16, 20426, 500)
+            raise RuntimeError("the batch failed")
+        with writer.transaction():
+            assert writer.device(kid).last_seq == 0
+
+
+def test_the_rows_kept_are_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "DEVICES_CACHED_MAX", 3)
+    kids = _registered(tmp_path, 5)
+    with store.Store(tmp_path) as writer, writer.transaction():
+        for kid in kids:
+            assert writer.device(kid).device_id == kid
+        assert len(writer._devices) == 3  # noqa: SLF001 - the bound is the point
