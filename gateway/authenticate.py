@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from paymote.crypto import cose
 from paymote.crypto.errors import BadSignature
+from paymote.gateway import envelope
 
 
 class Ed25519Key:
@@ -32,6 +33,16 @@ class Ed25519Key:
             raise BadSignature("signature does not verify") from None
 
 
-def authenticate(envelope: cose.Sign1, keys: Any) -> Ed25519Key:
-    """Verify envelope's signature with the key registered for its kid."""
-    return cose.check_signature(envelope, keys)
+def authenticate(sign1: cose.Sign1, keys: Any) -> Ed25519Key:
+    """Verify sign1's signature with the key registered for its kid.
+
+    cose.check_signature's checks; where they pass and the protected header
+    is paymote's one, the Sig_structure is written by position
+    (gateway/envelope.py) instead of CBOR-encoded. Every refusal is
+    check_signature's own, so the error types stay the shared ones."""
+    key = keys.get(sign1.kid)
+    standard = sign1.protected == cose.PROTECTED_EDDSA and len(sign1.payload) <= envelope.PAYLOAD_BYTES_MAX
+    if key is None or sign1.alg != key.alg or not standard:
+        return cose.check_signature(sign1, keys)
+    key.verify(envelope.sig_structure(sign1.payload), sign1.signature)
+    return key

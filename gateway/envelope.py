@@ -21,7 +21,7 @@ HEAD = b"\xd2\x84\x43" + cose.PROTECTED_EDDSA + b"\xa1\x04\x48"  # up to the kid
 _KID_END = len(HEAD) + cose.KID_BYTES
 _SIGNATURE_HEAD = b"\x58\x40"  # a 64-byte string
 _SIG_STRUCTURE_HEAD = b"\x84\x6aSignature1\x43" + cose.PROTECTED_EDDSA + b"\x40"
-_PAYLOAD_BYTES_MAX = 0xFFFF  # heads of up to 3 bytes; every message kind is far smaller
+PAYLOAD_BYTES_MAX = 0xFFFF  # heads of up to 3 bytes; every message kind is far smaller
 
 
 def _bstr_head(length: int) -> bytes:
@@ -30,7 +30,7 @@ def _bstr_head(length: int) -> bytes:
         return bytes((0x40 + length,))
     if length < 0x100:
         return bytes((0x58, length))
-    if length <= _PAYLOAD_BYTES_MAX:
+    if length <= PAYLOAD_BYTES_MAX:
         return b"\x59" + length.to_bytes(2, "big")
     raise ValueError(f"a {length}-byte payload is beyond this layout")
 
