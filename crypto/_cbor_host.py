@@ -41,10 +41,10 @@ def key_orders_agree(mapping):
     RFC 8949 §4.2.1's bytewise order for this map: its keys are ints, bytes or
     text, and share one major type or all encode in one byte (-24..23).
     gateway/decode.py asks the same of the maps cbor2 decodes."""
+    if all(type(k) is int and -24 <= k <= 23 for k in mapping):
+        return True  # every key one byte (the usual paymote map): asked first, it is the cheap test
     majors = {_key_major(key) for key in mapping}
-    if None in majors:
-        return False
-    return len(majors) <= 1 or all(type(k) is int and -24 <= k <= 23 for k in mapping)
+    return None not in majors and len(majors) <= 1
 
 
 def make_encoder(tag_class, depth_max):

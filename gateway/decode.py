@@ -39,11 +39,11 @@ def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
     if depth > depth_max:
         raise _UnsureError
     kind = type(value)  # exact types: cbor2's CBORSimpleValue subclasses tuple
-    if value is None or kind in (bool, str, bytes):
-        return value
-    if kind is int:
+    if kind is int:  # the commonest first: this walk is on every message's path
         if not _INT_MIN <= value <= _INT_MAX:
             raise _UnsureError
+        return value
+    if kind is str or kind is bytes or kind is bool or value is None:
         return value
     if kind is float:
         # cbor2 writes 32768..65504 as single floats although a half float is
@@ -55,7 +55,7 @@ def _from_cbor2(value: Any, depth: int, depth_max: int) -> Any:
         return cbor.Tag(value.tag, _from_cbor2(value.value, depth + 1, depth_max))
     if kind in (list, tuple):  # cbor2 gives tuples inside tags
         return [_from_cbor2(item, depth + 1, depth_max) for item in value]
-    if isinstance(value, Mapping):  # dict, or cbor2's frozendict inside tags
+    if kind is dict or isinstance(value, Mapping):  # or cbor2's frozendict inside tags
         _check_key_order_agrees(value)
         result = {}
         for key, item in value.items():
