@@ -102,7 +102,27 @@ def hal_for(flash_dir):
         hal = PartsHal(flash_dir, clock)
     the_world = world.World(_model(sim["scenario"], sim["seed"], hal, board, clock), clock)
     hal.on_sleep = the_world.sleep
+    if "watchdog" in sim:
+        _tell_the_watchdog(hal, *sim["watchdog"])
     return hal, the_world
+
+
+def _tell_the_watchdog(hal, host, port, name):
+    """Each feed of the board's watchdog also reaches the simulator's
+    (simulator/watchdog.py), which resets a board that stops feeding."""
+    sock = hal.udp_socket()
+    address = hal.resolve(host, port)
+    feed = hal.feed_watchdog
+    name = name.encode()
+
+    def feed_and_tell():
+        feed()
+        try:
+            sock.sendto(name, address)
+        except OSError:
+            pass  # the simulator has gone: nobody to reset the board
+
+    hal.feed_watchdog = feed_and_tell
 
 
 def boot(flash_dir, periods=None):

@@ -116,9 +116,16 @@ def compile_simulator(root: Path) -> Path:
     return lib
 
 
-def write_sim_files(spec: BoardSpec, real_epoch_s: float, speed: int, ack_timeout_ms: int) -> None:
+def write_sim_files(
+    spec: BoardSpec,
+    real_epoch_s: float,
+    speed: int,
+    ack_timeout_ms: int,
+    watchdog: tuple[str, int] | None = None,
+) -> None:
     """The simulator's own files on the board's flash: its world and clock,
-    a van's route (the dispatcher's manifest), a short CoAP timeout."""
+    where its watchdog's feeds go (simulator/watchdog.py), a van's route
+    (the dispatcher's manifest), a short CoAP timeout."""
     sim = {
         "scenario": spec.scenario,
         "seed": spec.seed,
@@ -126,6 +133,8 @@ def write_sim_files(spec: BoardSpec, real_epoch_s: float, speed: int, ack_timeou
         "sim_epoch_s": SIM_EPOCH_S,
         "speed": speed,
     }
+    if watchdog is not None:
+        sim["watchdog"] = [*watchdog, spec.name]
     (spec.flash / "sim.json").write_text(json.dumps(sim))
     if spec.scenario == "van":
         (spec.flash / "route.json").write_text(json.dumps(vehicles.route(spec.seed)))

@@ -28,6 +28,7 @@ from paymote.gateway.store import Store
 from paymote.simulator import adversary, check, fleet, micropython_host
 from paymote.simulator.proxy import Faults, FaultyLink
 from paymote.simulator.scenarios import SCENARIOS
+from paymote.simulator.watchdog import Watchdog
 
 _TICK_S = 0.5  # how often the run looks at its boards and draws the schedule
 _RESTART_DELAY_S = 0.5  # how long a killed gateway or board stays down
@@ -72,6 +73,7 @@ class Report:
     gateway_kills: int = 0
     power_cuts: int = 0
     power_cut_boards: list = field(default_factory=list)  # the boards cut, in order
+    watchdog_resets: list = field(default_factory=list)  # boards that stopped feeding theirs, in order
     crashed_boards: list = field(default_factory=list)
     ledger_entries: int = 0
     balances: list = field(default_factory=list)
@@ -141,6 +143,8 @@ class Simulation:
         self.kills = 0
         self.cuts = 0
         self.cut_boards: list[str] = []
+        self.watchdog: Watchdog | None = None
+        self.watchdog_resets: list[str] = []
         self.entries = 0
         self.balances: list = []
 
@@ -176,8 +180,12 @@ class Simulation:
             await asyncio.to_thread(fleet.provision_in_place, self.specs, builds, uri, self.gateway_dir)
             log(f"provisioned {len(self.specs)} boards in place")
         real_epoch_s = time.time()
+        # The micropython engine's boards are processes, which a watchdog can
+        # reset; the cpython engine's are threads, which nothing can.
+        self.watchdog = Watchdog() if o.engine == "micropython" else None
+        watchdog = self.watchdog.address if self.watchdog is not None else None
         for spec in self.specs:
-            fleet.write_sim_files(spec, real_epoch_s, o.speed, o.ack_timeout_ms)
+            fleet.write_sim_files(spec, real_epoch_s, o.speed, o.ack_timeout_ms, watchdog)
         self._adversary_devices = (
             adversary.register_adversaries(self.gateway_dir, o.seed) if o.adversaries else {}
         )
@@ -205,6 +213,8 @@ class Simulation:
                     await self._attack()
                 for runner in self.runners:
                     runner.alive()
+                for name in self.watchdog.expired(time.monotonic()) if self.watchdog else ():
+                    await asyncio.to_thread(self._watchdog_reset, name)
                 self.entries, self.balances = _ledger_counts(self.gateway_dir)
                 if self.progress:
                     self.progress(elapsed, self)
@@ -218,6 +228,8 @@ class Simulation:
                 await asyncio.to_thread(self.gateway.stop)
             if self.link is not None:
                 self.link.close()
+            if self.watchdog is not None:
+                self.watchdog.close()
         return self.report(time.monotonic() - start)
 
     def _stop_boards(self) -> None:
@@ -235,9 +247,21 @@ class Simulation:
 
     def _power_cut(self, runner: fleet.BoardRunner) -> None:
         runner.power_cut()
+        if self.watchdog is not None:
+            self.watchdog.rebooted(runner.spec.name, time.monotonic())
         self.cuts += 1
         self.cut_boards.append(runner.spec.name)
         time.sleep(_RESTART_DELAY_S / 5)
+        runner.start()
+
+    def _watchdog_reset(self, name: str) -> None:
+        """What a board's watchdog does to firmware that stopped feeding it:
+        a reboot from flash, its RAM lost (a power cut, then the boot)."""
+        runner = next(r for r in self.runners if r.spec.name == name)
+        runner.power_cut()
+        assert self.watchdog is not None
+        self.watchdog.rebooted(name, time.monotonic())
+        self.watchdog_resets.append(name)
         runner.start()
 
     async def _attack(self) -> None:
@@ -282,6 +306,7 @@ class Simulation:
             gateway_kills=self.kills,
             power_cuts=self.cuts,
             power_cut_boards=self.cut_boards,
+            watchdog_resets=self.watchdog_resets,
         )
         self.flashes = {spec.name: check.read_flash(spec.flash) for spec in self.specs}  # the boards stopped
         for flash in self.flashes.values():

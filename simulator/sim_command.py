@@ -122,6 +122,8 @@ def print_report(report: Report, console: Console) -> None:
         console.print(f"invariant {invariant['name']:16} {mark}  {invariant['detail']}")
     for crash in report.crashed_boards:
         console.print(f"[red]board crashed[/] {crash}")
+    for name in report.watchdog_resets:
+        console.print(f"[yellow]watchdog reset[/] {name}: it stopped feeding its watchdog and rebooted")
 
 
 async def simulate(options: Options, console: Console, check: bool, live_progress: bool = True) -> Report:

@@ -19,6 +19,7 @@ again finds the world where it would be, and a simulated day takes
 import time
 
 _DAY_S = 86400
+FEED_EVERY_S = 4  # firmware/hal.py's SLEEP_SLICE_MS: a sleeping board feeds its watchdog this often
 
 
 class Rng:
@@ -122,7 +123,12 @@ class World:
         self.pause = time.sleep  # the cpython engine's boards wait on their power switch instead
 
     def sleep(self, hal, seconds):
-        self.pause(seconds / self._clock.speed)
+        left_s = seconds / self._clock.speed
+        while left_s > 0:  # feeding the watchdog as firmware/hal.py's sleep_s does
+            step_s = left_s if left_s < FEED_EVERY_S else FEED_EVERY_S
+            self.pause(step_s)
+            hal.feed_watchdog()
+            left_s -= step_s
         now = self._clock.time_s()
         if now > self._t:
             self.model.advance(self._t, now)

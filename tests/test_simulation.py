@@ -49,6 +49,7 @@ def test_every_invariant_holds_under_faults(simulated):
     failed = [i for i in report.invariants if not i["ok"]]
     assert not failed, f"seed={report.seed}: {failed}"
     assert not report.crashed_boards, report.crashed_boards
+    assert not report.watchdog_resets, report.watchdog_resets  # no firmware hung
     assert report.gateway_kills >= 1 and report.power_cuts >= 2, (report.gateway_kills, report.power_cuts)
     assert report.faults.get("lost", 0) > 0 and report.retransmissions > 0, report.faults
     assert report.acknowledged > 0 and report.ledger_entries >= report.acknowledged - report.queued
