@@ -37,6 +37,9 @@ except ImportError:
     from simulator.host_hal import HostHal
 
 
+TELL_EVERY_MS = 250  # against the simulator's 8 s watchdog timeout
+
+
 def _load(flash_dir, name):
     with open(flash_dir + "/" + name) as f:
         return json.loads(f.read())
@@ -108,15 +111,23 @@ def hal_for(flash_dir):
 
 
 def _tell_the_watchdog(hal, host, port, name):
-    """Each feed of the board's watchdog also reaches the simulator's
-    (simulator/watchdog.py), which resets a board that stops feeding."""
+    """The board's feeds also reach the simulator's watchdog
+    (simulator/watchdog.py), which resets a board that stops feeding: a
+    datagram at most every TELL_EVERY_MS, however often the board feeds (a
+    GPS board feeds each simulated second, thousands of times a real one,
+    which would fill the simulator's socket and drown the other boards')."""
     sock = hal.udp_socket()
     address = hal.resolve(host, port)
     feed = hal.feed_watchdog
     name = name.encode()
+    told_ms = [None]
 
     def feed_and_tell():
         feed()
+        now_ms = hal.ticks_ms()
+        if told_ms[0] is not None and hal.ticks_diff(now_ms, told_ms[0]) < TELL_EVERY_MS:
+            return
+        told_ms[0] = now_ms
         try:
             sock.sendto(name, address)
         except OSError:

@@ -18,12 +18,14 @@ import socket
 TIMEOUT_S = 8.0
 """firmware/hal.py's WATCHDOG_TIMEOUT_MS (tests/test_watchdog.py reads it there)."""
 _NAME_BYTES_MAX = 64
+_RECEIVE_BUFFER_BYTES = 1 << 20  # a 0.5 s tick of a large fleet's feeds (simulator/board_main.py paces them)
 
 
 class Watchdog:
     def __init__(self, timeout_s: float | None = None) -> None:
         self.timeout_s = TIMEOUT_S if timeout_s is None else timeout_s
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECEIVE_BUFFER_BYTES)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.setblocking(False)
         self._fed: dict[str, float] = {}  # board name -> when its last feed was read

@@ -5,6 +5,7 @@ feeds is left alone."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -12,7 +13,8 @@ import socket
 
 import pytest
 
-from paymote.simulator import watchdog
+from paymote.simulator import board_main, watchdog
+from paymote.simulator.host_hal import HostHal
 from paymote.simulator.run import Options, Simulation
 from tests.conftest import REPO
 
@@ -41,6 +43,35 @@ def test_only_a_running_watchdog_not_fed_for_its_timeout_expires():
     finally:
         board.close()
         dog.close()
+
+
+def test_a_board_that_feeds_thousands_of_times_a_second_sends_a_few_datagrams(tmp_path):
+    """A GPS board feeds each simulated second; its datagrams are paced to
+    board_main.TELL_EVERY_MS of its ticks, so it cannot fill the watchdog's
+    socket and drown the feeds of the boards beside it."""
+
+    class Ticks:
+        now_ms = 0
+
+        def ticks_ms(self):
+            return self.now_ms
+
+    ticks = Ticks()
+    hal = HostHal(str(tmp_path), ticks)
+    dog = watchdog.Watchdog()
+    try:
+        board_main._tell_the_watchdog(hal, *dog.address, "van-0002")
+        for _ in range(10_000):  # 10 s of ticks, a feed each millisecond
+            hal.feed_watchdog()
+            ticks.now_ms += 1
+        received = 0
+        with contextlib.suppress(BlockingIOError):
+            while dog._sock.recv(64):  # noqa: SLF001 - counting what arrived is the point
+                received += 1
+    finally:
+        dog.close()
+    assert hal.watchdog_feeds == 10_000
+    assert received == 10_000 // board_main.TELL_EVERY_MS
 
 
 @pytest.mark.micropython
