@@ -3,9 +3,12 @@ are never staler than a fresh read would be."""
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
+
 import pytest
 
-from paymote.gateway import registry, store
+from paymote.gateway import ledger, registry, store
 from tests.gateway_helpers import Device
 
 
@@ -60,3 +63,35 @@ def test_the_rows_kept_are_bounded(tmp_path, monkeypatch):
         for kid in kids:
             assert writer.device(kid).device_id == kid
         assert len(writer._devices) == 3  # noqa: SLF001 - the bound is the point
+
+
+def _entry(device_id: bytes, seq: int, transfer_id: str) -> store.Entry:
+    return store.Entry(
+        position=1,
+        transfer_id=transfer_id,
+        device_id=device_id,
+        seq=seq,
+        debit="alice",
+        credit="utility",
+        amount_minor=42,
+        currency="EUR",
+        device_time_s=1764374400,
+        gateway_time_s=1764374401,
+        evidence=b"signed intent",
+        receipt=b"receipt",
+        entry_hash=bytes(32),
+    )
+
+
+def test_a_transfer_id_is_its_device_and_number_so_there_is_one_per_transfer(tmp_path):
+    """The schema holds what idempotency rests on: an entry's id is
+    ledger.transfer_id(device, seq), and a (device, seq) has one entry."""
+    kid = bytes(range(8))
+    with store.Store(tmp_path) as writer:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"), writer.transaction():
+            writer.add_entry(_entry(kid, 7, ledger.transfer_id(kid, 8)))
+        with writer.transaction():
+            writer.add_entry(_entry(kid, 7, ledger.transfer_id(kid, 7)))
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), writer.transaction():
+            writer.add_entry(dataclasses.replace(_entry(kid, 7, ledger.transfer_id(kid, 7)), position=2))
+        assert writer.entry_count() == 1
