@@ -4,7 +4,7 @@ That package's `micropython` command is a CPython script that imports a
 pybind11 extension holding the whole unix port; its `run_main` turns argv
 into a C array and calls the port's own `micropython_unix_main`, nothing
 else. So a board process carries a whole CPython interpreter (about 9 MB of
-its 13 MB resident) that it never uses. A C launcher of 30 lines that dlopens the
+its 13 MB resident) that it never uses. A C launcher of 27 lines that dlopens the
 same extension and calls the same `micropython_unix_main` runs the same VM,
 byte for byte the same code, in about 3.3 MB.
 
@@ -117,7 +117,7 @@ def _data_references(extension: Path, readelf: str) -> list[str]:
     """CPython data symbols the extension needs bound at load time: those its
     non-PLT relocations (GLOB_DAT, absolute) name; PLT slots are lazy."""
     names = set()
-    for line in _readelf(readelf, "--relocs", "--wide", str(extension)).splitlines():
+    for line in _tool(readelf, "--relocs", "--wide", str(extension)).splitlines():
         fields = line.split()
         if len(fields) >= 5 and fields[2].startswith("R_") and not fields[2].endswith("JUMP_SLOT"):
             name = fields[4].split("@")[0]
@@ -126,9 +126,10 @@ def _data_references(extension: Path, readelf: str) -> list[str]:
     return sorted(names)
 
 
-def _readelf(readelf: str, *args: str) -> str:
+def _tool(*command: str) -> str:
+    """A build tool's output (readelf, gcc); CalledProcessError carries its stderr."""
     return subprocess.run(
-        [readelf, *args], capture_output=True, text=True, check=True, timeout=_BUILD_TIMEOUT_S
+        command, capture_output=True, text=True, check=True, timeout=_BUILD_TIMEOUT_S
     ).stdout
 
 
@@ -137,13 +138,13 @@ def _libstdcxx_references(extension: Path, readelf: str) -> tuple[list[str], lis
     version-needs section) and the symbols it names with them: (name,
     version, is a function)."""
     versions, in_library = [], False
-    for line in _readelf(readelf, "--version-info", "--wide", str(extension)).splitlines():
+    for line in _tool(readelf, "--version-info", "--wide", str(extension)).splitlines():
         if "File:" in line:
             in_library = line.split("File:")[1].split()[0] == _STAND_IN_SONAME
         elif in_library and "Name:" in line:
             versions.append(line.split("Name:")[1].split()[0])
     symbols = set()
-    for line in _readelf(readelf, "--dyn-syms", "--wide", str(extension)).splitlines():
+    for line in _tool(readelf, "--dyn-syms", "--wide", str(extension)).splitlines():
         fields = line.split()
         if len(fields) >= 8 and fields[6] == "UND" and "@" in fields[7]:
             name, version = fields[7].split("@", 1)
@@ -184,14 +185,9 @@ def _build_stand_in(extension: Path, target: Path, gcc: str, readelf: str, tmp: 
     (tmp / "stand_in.c").write_text(source)
     (tmp / "stand_in.map").write_text(script)
     built = tmp / _STAND_IN_SONAME
-    subprocess.run(
-        [gcc, "-shared", "-fPIC", "-O2", f"-Wl,-soname,{_STAND_IN_SONAME}",
-         f"-Wl,--version-script={tmp / 'stand_in.map'}", "-o", str(built), str(tmp / "stand_in.c")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=_BUILD_TIMEOUT_S,
-    )  # fmt: skip
+    linking = ["-shared", "-fPIC", "-O2", f"-Wl,-soname,{_STAND_IN_SONAME}"]
+    linking.append(f"-Wl,--version-script={tmp / 'stand_in.map'}")
+    _tool(gcc, *linking, "-o", str(built), str(tmp / "stand_in.c"))
     os.replace(built, target)  # the same bytes whoever builds it: the name holds the extension's key
     return True
 
@@ -210,14 +206,8 @@ def _build(extension: Path, target: Path, gcc: str, readelf: str) -> None:
         source = Path(tmp) / "launcher.c"
         source.write_text(placeholders + _LAUNCHER_C)
         built = Path(tmp) / "micropython"
-        subprocess.run(
-            # -rdynamic: the placeholders must be visible to the dlopened extension
-            [gcc, "-O2", "-rdynamic", *defines, "-o", str(built), str(source), "-ldl"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=_BUILD_TIMEOUT_S,
-        )
+        # -rdynamic: the placeholders must be visible to the dlopened extension
+        _tool(gcc, "-O2", "-rdynamic", *defines, "-o", str(built), str(source), "-ldl")
         problem = _probe(built)
         if problem:
             raise OSError(f"the built launcher does not run the VM: {problem}")
