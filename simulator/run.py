@@ -245,24 +245,24 @@ class Simulation:
         time.sleep(_RESTART_DELAY_S)
         self.gateway.start()
 
-    def _power_cut(self, runner: fleet.BoardRunner) -> None:
+    def _reboot(self, runner: fleet.BoardRunner, down_s: float) -> None:
+        """The board's power off, down_s, on again: it boots from its flash,
+        its RAM lost, and its watchdog is off until it feeds again."""
         runner.power_cut()
         if self.watchdog is not None:
             self.watchdog.rebooted(runner.spec.name, time.monotonic())
-        self.cuts += 1
-        self.cut_boards.append(runner.spec.name)
-        time.sleep(_RESTART_DELAY_S / 5)
+        time.sleep(down_s)
         runner.start()
 
+    def _power_cut(self, runner: fleet.BoardRunner) -> None:
+        self.cuts += 1
+        self.cut_boards.append(runner.spec.name)
+        self._reboot(runner, _RESTART_DELAY_S / 5)
+
     def _watchdog_reset(self, name: str) -> None:
-        """What a board's watchdog does to firmware that stopped feeding it:
-        a reboot from flash, its RAM lost (a power cut, then the boot)."""
-        runner = next(r for r in self.runners if r.spec.name == name)
-        runner.power_cut()
-        assert self.watchdog is not None
-        self.watchdog.rebooted(name, time.monotonic())
+        """What a board's watchdog does to firmware that stopped feeding it."""
         self.watchdog_resets.append(name)
-        runner.start()
+        self._reboot(next(r for r in self.runners if r.spec.name == name), 0)
 
     async def _attack(self) -> None:
         """The adversaries, against the first household (or any board) with an
