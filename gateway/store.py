@@ -192,7 +192,6 @@ class Store:
         # transaction begins; a rollback empties it too.
         self._devices: dict[bytes, Device] = {}
         self._devices_version: int | None = None
-        self._writing = False
         if readonly:
             self._db = sqlite3.connect(
                 f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30
@@ -223,7 +222,6 @@ class Store:
             if version != self._devices_version:
                 self._devices.clear()
                 self._devices_version = version
-            self._writing = True
             try:
                 yield
                 self._db.execute("COMMIT")
@@ -232,8 +230,6 @@ class Store:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
-            finally:
-                self._writing = False
 
     # ---------------------------------------------------------------- registry
 
@@ -260,7 +256,7 @@ class Store:
         )
 
     def device(self, device_id: bytes) -> Device | None:
-        if self._writing:
+        if self._db.in_transaction:  # a write transaction (the connection autocommits otherwise)
             cached = self._devices.get(device_id)
             if cached is not None:
                 return cached
@@ -272,7 +268,7 @@ class Store:
         if row is None:
             return None
         device = _device(row)
-        if self._writing:
+        if self._db.in_transaction:
             if len(self._devices) >= DEVICES_CACHED_MAX:
                 del self._devices[next(iter(self._devices))]  # the longest cached
             self._devices[device_id] = device
