@@ -368,7 +368,10 @@ class _Reader:
             raise Unsupported("NaN or infinity")
         if _shortest_float(bits)[0] != ai:
             raise NonCanonical("float not in its shortest form")
-        return struct.unpack(">d", bits.to_bytes(8, "big"))[0]
+        value = struct.unpack(">d", bits.to_bytes(8, "big"))[0]
+        # A port whose floats are single precision (ESP32) would round a double:
+        # there the bits are kept, so what is decoded encodes to the same bytes.
+        return value if _f64_bits(value) == bits else Float(bits)
 
 
 def decode(data, size_max=_SIZE_BYTES_MAX, depth_max=DEPTH_MAX, length_max=_LENGTH_MAX):

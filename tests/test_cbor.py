@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from unittest import mock
 
 import cbor2
 import pytest
@@ -180,6 +181,40 @@ def test_floats_take_their_shortest_exact_form(x):
     """Every finite float encodes as the shortest exact IEEE form, and decodes back."""
     assert cbor.encode(x) == rfc8949_float(x)
     assert _same(cbor.decode(rfc8949_float(x)), x)
+
+
+class _SinglePrecisionStruct:
+    """struct as on a port whose floats are single precision (ESP32): a double
+    unpacks rounded to the nearest single, and packs from that."""
+
+    @staticmethod
+    def unpack(fmt, data):
+        (value,) = struct.unpack(fmt, data)
+        if fmt != ">d":
+            return (value,)
+        try:
+            return (struct.unpack(">f", struct.pack(">f", value))[0],)
+        except OverflowError:  # past a single's range: infinity
+            return (math.copysign(math.inf, value),)
+
+    pack = staticmethod(struct.pack)
+
+
+@settings(max_examples=500)
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_a_single_precision_port_decodes_a_double_to_what_encodes_the_same(x):
+    """On a port with single-precision floats, a double the port cannot hold
+    decodes as cbor.Float (its bits), so a board re-encoding what it decoded
+    (the readings a deep sleep keeps, firmware/agent.py) writes the same bytes."""
+    encoded = cbor.encode(x)
+    with mock.patch.object(cbor, "struct", _SinglePrecisionStruct):
+        decoded = cbor.decode(encoded)
+        assert cbor.encode_portable([decoded]) == b"\x81" + encoded
+    try:
+        single = struct.unpack(">f", struct.pack(">f", x))[0]
+    except OverflowError:  # beyond a single's range
+        single = None
+    assert isinstance(decoded, cbor.Float) == (single != x)
 
 
 def test_half_floats_of_exponent_15_where_cbor2_differs():
