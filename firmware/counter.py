@@ -24,13 +24,13 @@ class SequenceCounter:
         self._name = name
         stored = storage.read(name)
         self._reserved = int.from_bytes(stored, "big") if stored else 0
-        self._next = self._reserved + 1  # skip what the last boot may have used
+        self.next = self._reserved + 1  # skip what the last boot may have used
 
     def take(self):
         """The next sequence number, never handed out before on this flash."""
-        if self._next > self._reserved:
-            self._reserved = self._next + self._block - 1
+        if self.next > self._reserved:
+            self._reserved = self.next + self._block - 1
             self._storage.write(self._name, self._reserved.to_bytes(4, "big"))
-        seq = self._next
-        self._next += 1
+        seq = self.next
+        self.next += 1
         return seq

@@ -7,23 +7,27 @@ The methods firmware/agent.py and firmware/main.py call:
 
     storage, read_file(name), open_file(name)  the filesystem (flash)
     time_s(), set_time_s(t)   the RTC as Unix seconds (NTP at boot, else the gateway's /t)
-    ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s)
+    ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s, carry)
+    carried()                 what the last deep sleep kept in RTC memory, or None
     feed_watchdog()           machine.WDT, started by the first feed
     random_bytes(n)           os.urandom
     udp_socket(), resolve(host, port)
     pin(n), i2c(), uart(tx, rx, baud), adc(n)   the board definition's pins
     dbgstat                   the EAT debug status (RFC 9711 §4.2.9)
 
-Between periods a battery board sleeps with machine.lightsleep, not
-deepsleep: a deep sleep ends in a reboot, and every boot reserves a new
-block of sequence numbers and attests again (firmware/counter.py,
-attest.py), which would cost a block of numbers and an attestation per
-period. Light sleep keeps RAM and still stops the CPU and the radio. On the
+Between periods a battery board sleeps deeply where it can: the ESP32
+family, whose RTC memory (machine.RTC().memory(), 2,048 bytes in MicroPython's
+esp32 port) lasts through deep sleep, for a profile that has nothing to count
+while the CPU is off (soil readings; an S0 meter's IRQ and the GPS need it
+up). The agent's state goes into RTC memory (Agent.carry), the board powers
+down, and its next boot takes it back (carried()): a wake is not a boot, so
+it reserves no sequence numbers, counts no boot and does not attest again.
+Everywhere else it sleeps lightly: RAM kept, CPU and radio stopped. On the
 RP2040 and RP2350 (rpi-pico2-w, the soil board) MicroPython's deepsleep is
 that same light sleep followed by machine.reset() (ports/rp2/modmachine.c,
-mp_machine_deepsleep), so it would save no power and add the reboot; the
-ESP32-S3 battery board runs the delivery product, which reads the GPS once a
-second and the driver's button, so it never sleeps longer than a second.
+mp_machine_deepsleep), and the port has no RTC memory, so a deep sleep would
+save no power and lose the state; the ESP32-S3 battery board runs the
+delivery product, which reads the GPS once a second and the driver's button.
 """
 
 import os
@@ -137,9 +141,19 @@ class BoardHal:
     def sleep_ms(self, ms):
         time.sleep_ms(ms)
 
-    def sleep_s(self, seconds):
-        """Sleep between periods, feeding the watchdog every SLEEP_SLICE_MS;
-        a battery board sleeps lightly (CPU and radio stopped, RAM kept)."""
+    def sleep_s(self, seconds, carry=None):
+        """Sleep between periods. carry (None where something counts while the
+        board sleeps) gives the agent's state as bytes for RTC memory, or None
+        if it would not fit: then a battery board with RTC memory sleeps
+        deeply and does not return; it boots again after the sleep.
+        Otherwise it sleeps here, feeding the watchdog every SLEEP_SLICE_MS,
+        lightly on battery."""
+        kept = None
+        if carry is not None and self._battery and hasattr(self._rtc, "memory"):
+            kept = carry()
+        if kept is not None:
+            self._rtc.memory(kept)
+            machine.deepsleep(seconds * 1000)  # the watchdog stops with the CPU
         left_ms = seconds * 1000
         while left_ms > 0:
             slice_ms = SLEEP_SLICE_MS if left_ms > SLEEP_SLICE_MS else left_ms
@@ -150,6 +164,15 @@ class BoardHal:
                 time.sleep_ms(slice_ms)
             left_ms -= slice_ms
         self.feed_watchdog()
+
+    def carried(self):
+        """What the last deep sleep kept (bytes), or None after any other reset.
+        Taken once: RTC memory is emptied, so a crash after the wake is a boot."""
+        if not hasattr(self._rtc, "memory") or machine.reset_cause() != machine.DEEPSLEEP_RESET:
+            return None
+        kept = self._rtc.memory()
+        self._rtc.memory(b"")
+        return kept or None
 
     def feed_watchdog(self):
         """Start the watchdog on the first feed (after boot's set-up), then feed it."""

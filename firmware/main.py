@@ -62,16 +62,18 @@ def run(hal, periods=None):
     config = _load(hal, "config.json")
     product = board["product"]
     billing = billing_for(hal, board)
-    agent = Agent(hal, config, product, billing, climate_for(hal, board))
+    agent = Agent(hal, config, product, billing, climate_for(hal, board), hal.carried())
     board = config = None  # the agent keeps what it needs; a board's heap is small
     poll = billing.poll  # None: nothing to do between periods
+    # What a deep sleep keeps, for a profile that counts nothing while the CPU is off.
+    carry = agent.carry if billing.sleeps_deeply else None
     interval_s = product["interval_s"]
     done = 0
     while periods is None or done < periods:
         hal.feed_watchdog()
         agent.period()
         if poll is None:
-            hal.sleep_s(interval_s)  # a battery board deep-sleeps here
+            hal.sleep_s(interval_s, carry)  # a deep sleep ends this boot: the next one resumes
         else:
             for _ in range(interval_s):  # awake: the GPS speaks once a second
                 hal.sleep_s(1)

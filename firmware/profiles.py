@@ -124,6 +124,7 @@ class Deliveries:
     consignment that the newest signed intent does not name is signed then."""
 
     _DONE = "delivered"
+    sleeps_deeply = False  # the button's IRQ and the GPS need the CPU up
 
     def __init__(self, storage, odometer, button, price_minor, route_text):
         self._storage = storage
@@ -184,6 +185,7 @@ class SoilReadings:
     the part does not answer is skipped and counted."""
 
     poll = None
+    sleeps_deeply = True  # it samples at the period's end: nothing to count in between
 
     def __init__(self, probe, climate=None):
         self._probe = probe

@@ -9,6 +9,12 @@ The flash holds what provisioning put there, plus sim.json from the
 simulator: the scenario, the world's seed, and the simulated clock (real
 epoch, simulated epoch, speed), so a board booted again after a power cut
 finds the world and the time where they would be.
+
+A board that sleeps deeply (an ESP32 on battery, firmware/hal.py) ends its
+boot in the HAL's DeepSleep; boot() boots it again with what it kept, held
+here as its RTC memory would be: lost with the process at a power cut. The
+firmware's modules stay imported across the wake, where a board reloads
+them.
 """
 
 import gc
@@ -29,12 +35,12 @@ try:
     from paymote.firmware import main
     from paymote.firmware.sensors import find
     from paymote.simulator import world
-    from paymote.simulator.host_hal import HostHal
+    from paymote.simulator.host_hal import DeepSleep, HostHal
 except ImportError:
     from firmware import main
     from firmware.sensors import find
     from simulator import world
-    from simulator.host_hal import HostHal
+    from simulator.host_hal import DeepSleep, HostHal
 
 
 TELL_EVERY_MS = 250  # against the simulator's 8 s watchdog timeout
@@ -105,6 +111,8 @@ def hal_for(flash_dir):
         hal = PartsHal(flash_dir, clock)
     the_world = world.World(_model(sim["scenario"], sim["seed"], hal, board, clock), clock)
     hal.on_sleep = the_world.sleep
+    if board["battery"] and board["mcu"].startswith("esp32"):
+        hal.rtc_memory = b""  # empty at power-on, kept through deep sleep
     if "watchdog" in sim:
         _tell_the_watchdog(hal, *sim["watchdog"])
     return hal, the_world
@@ -136,11 +144,34 @@ def _tell_the_watchdog(hal, host, port, name):
     hal.feed_watchdog = feed_and_tell
 
 
-def boot(flash_dir, periods=None):
-    """Boot the board and run it (forever unless periods is given)."""
-    hal, _ = hal_for(flash_dir)
-    return main.run(hal, periods)
+def boot(flash_dir, periods=None, pause=None):
+    """Boot the board and run it (forever unless periods is given), booting
+    it again after each deep sleep with what it kept. pause: how its world
+    waits (the cpython engine's boards wait on their power switch). Returns
+    how many times it slept deeply."""
+    kept = None
+    slept = 0
+    while periods is None or periods > 0:
+        hal, the_world = hal_for(flash_dir)
+        if pause is not None:
+            the_world.pause = pause
+        if kept is not None:
+            hal.rtc_memory = kept
+        try:
+            main.run(hal, periods)
+            return slept
+        except DeepSleep as sleep:  # after one period: that boot's RAM is gone
+            kept = sleep.args[0]
+        slept += 1
+        if periods is not None:
+            periods -= 1
+        hal = the_world = None
+        gc.collect()
+    return slept
 
 
-if __name__ == "__main__":
-    boot(sys.argv[1])
+if __name__ == "__main__":  # FLASH [PERIODS]: with PERIODS, say how often the board slept deeply
+    if len(sys.argv) > 2:
+        print("slept deeply", boot(sys.argv[1], int(sys.argv[2])))
+    else:
+        boot(sys.argv[1])

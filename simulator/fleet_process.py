@@ -57,7 +57,6 @@ class ThreadBoard:
         self._thread.start()
 
     def _run(self) -> None:
-        from paymote.firmware import main
         from paymote.simulator import board_main
 
         def pause(seconds: float) -> None:
@@ -65,9 +64,7 @@ class ThreadBoard:
                 raise PowerCut
 
         try:
-            hal, world = board_main.hal_for(str(self.flash))
-            world.pause = pause
-            main.run(hal)
+            board_main.boot(str(self.flash), pause=pause)
         except PowerCut:
             pass
         except Exception as e:  # noqa: BLE001 - reported as the board's crash, as its console would show

@@ -2,7 +2,8 @@
 fakes of machine, network and ntptime (tests/mpy/board_fakes/): it joins the
 configured Wi-Fi or gives up with a clear error, falls back from NTP, sets the
 RTC with MicroPython's weekday numbering, sleeps in slices that keep the
-watchdog fed, and builds each part once on the board definition's pins.
+watchdog fed (deeply where RTC memory keeps the agent's state), and builds
+each part once on the board definition's pins.
 It is board-only code (time.ticks_ms, machine), so it runs on MicroPython only."""
 
 from __future__ import annotations
@@ -21,11 +22,21 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
         "sleep [('feed',), ('lightsleep', 4000), ('feed',), ('lightsleep', 4000), ('feed',), "
         "('lightsleep', 2000), ('feed',)]"
     )
-    parts = out[6]
+    # An ESP32 on battery with a profile that counts nothing while off: its state into RTC
+    # memory, then deep sleep; without a carry, with one too big for RTC memory, or on
+    # mains power, light sleep (or none) and RAM kept.
+    assert out[6] == "deep ['RTC.memory', 'deepsleep'] kept b'state'"
+    assert out[7] == "no carry ['lightsleep', 'lightsleep', 'lightsleep']"
+    assert out[8] == "too big ['lightsleep', 'lightsleep', 'lightsleep']"
+    assert out[9] == "mains []"
+    assert out[10] == "woke b'state' then None"  # taken once: a reset after the wake is a boot
+    assert out[11] == "power on None"
+    assert out[12] == "rp2 ['lightsleep', 'lightsleep', 'lightsleep'] carried None"
+    parts = out[13]
     assert parts.count("('Pin', 34, 1, 2)") == 1  # an input with pull-up, made once
     assert parts.count("('SoftI2C', 22, 21, 100000)") == 1  # scl, sda from the board's pins, made once
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
-    assert out[7] == "no i2c pins None"  # a board without I2C pins has no bus
+    assert out[14] == "no i2c pins None"  # a board without I2C pins has no bus
 
 
 def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):

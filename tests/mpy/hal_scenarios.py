@@ -14,6 +14,35 @@ try:
 except ImportError:
     from firmware import hal
 
+
+class ESP32RTC(machine.RTC):
+    """The esp32 port's RTC, with the memory that lasts through deep sleep (the
+    deep-sleep part of machine lives here, not in the fake a built board loads)."""
+
+    kept = b""
+
+    def memory(self, data=None):
+        if data is None:
+            return ESP32RTC.kept
+        machine.calls.append(("RTC.memory", len(data)))
+        ESP32RTC.kept = bytes(data)
+
+
+class PoweredDown(BaseException):
+    pass
+
+
+def deepsleep(ms):
+    machine.calls.append(("deepsleep", ms))
+    raise PoweredDown  # on a board nothing after it runs
+
+
+machine.RTC, rp2_rtc = ESP32RTC, machine.RTC  # rp2's has no memory
+machine.deepsleep = deepsleep
+machine.PWRON_RESET, machine.DEEPSLEEP_RESET = 1, 4
+machine.cause = machine.PWRON_RESET
+machine.reset_cause = lambda: machine.cause
+
 BOARD = {"pins": {"pulse": 34, "i2c_sda": 21, "i2c_scl": 22}, "battery": True}
 CONFIG = {"wifi_ssid": "farm", "wifi_password": "s3cret", "wifi_timeout_ms": 300}
 
@@ -41,6 +70,36 @@ print("rtc", machine.calls)
 del machine.calls[:]
 board.sleep_s(10)
 print("sleep", [c for c in machine.calls if c[0] != "Pin"])
+
+
+def carry():
+    return b"state"
+
+
+def sleep_calls(hal, carry_):
+    del machine.calls[:]
+    try:
+        hal.sleep_s(10, carry_)
+    except PoweredDown:
+        pass
+    return [c[0] for c in machine.calls if c[0] not in ("feed", "WDT")]
+
+
+# The esp32 port (RTC memory): deep when the profile gives a carry that fits, else light.
+print("deep", sleep_calls(board, carry), "kept", machine.RTC().memory())
+print("no carry", sleep_calls(board, None))
+print("too big", sleep_calls(board, lambda: None))  # what carry() says when RTC memory cannot hold it
+mains = hal.BoardHal({"pins": {}, "battery": False}, {}, sys.argv[1])
+print("mains", sleep_calls(mains, carry))
+machine.cause = machine.DEEPSLEEP_RESET
+print("woke", board.carried(), "then", board.carried())  # taken once
+machine.RTC().memory(b"state")
+machine.cause = machine.PWRON_RESET  # the RTC memory of before a power cut is not ours
+print("power on", board.carried())
+machine.RTC = rp2_rtc  # rp2: no RTC memory, so no deep sleep
+rp2 = hal.BoardHal(BOARD, CONFIG, sys.argv[1])
+machine.cause = machine.DEEPSLEEP_RESET
+print("rp2", sleep_calls(rp2, carry), "carried", rp2.carried())
 
 del machine.calls[:]
 board.pin(34)
