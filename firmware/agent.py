@@ -33,9 +33,6 @@ BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
 _PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 _VERDICTS_BYTES_MAX = const(4096)
 _REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
-_CARRY_VERSION = const(1)  # the layout of what a deep sleep keeps (Agent.carry)
-_CARRY_FIELDS = const(12)
-_CARRY_BYTES_MAX = const(2048)  # RTC memory: MICROPY_HW_RTC_USER_MEM_MAX, ports/esp32/machine_rtc.c
 
 
 class MeteredBilling:
@@ -43,7 +40,7 @@ class MeteredBilling:
     metres at a price per km. read() is what the meter counted since boot."""
 
     poll = None  # an S0 meter counts on its IRQ: nothing to poll between periods
-    sleeps_deeply = False  # ...and so the CPU stays up to take the IRQ (firmware/hal.py sleep_s)
+    sleeps_deeply = False  # ...and so the CPU stays up to take the IRQ (firmware/deep_sleep.py)
 
     def __init__(self, read, price_minor_per_1000, evidence_kind, name, unit):
         self._read = read
@@ -82,11 +79,10 @@ class MeteredBilling:
 
 
 class Agent:
-    def __init__(self, hal, config, product, billing, climate=None, carried=None):
+    def __init__(self, hal, config, product, billing, climate=None):
         """config: the board's config.json; product: the board definition's
         [product]; billing: what the profile charges (charge(), charged(),
-        records(), resume()); climate: an SHT31, a BME280 or None; carried:
-        what the last deep sleep kept (carry()), None after a reset."""
+        records(), resume()); climate: an SHT31, a BME280 or None."""
         self._hal = hal
         self._product = product
         self._billing = billing
@@ -127,52 +123,13 @@ class Agent:
         self.attested = None  # the gateway's answer to this boot's latest attestation
         self._attested_s = None  # when it came; None: attest this period
         self._reattest_s = config.get("reattest_s", _REATTEST_S)
-        kept = _kept(carried)
-        if kept is None:  # a boot: count it, measure what runs, attest afresh
-            self.bootcount = attest.next_bootcount(hal.storage)
-            self.measurement = attest.measure(hal.open_file)
-        else:  # a wake from deep sleep: the same power-on goes on, and the
-            # counters inside the blocks they reserved before it: a wake skips nothing
-            (
-                _,
-                self._counter.next,
-                self._batch_counter.next,
-                self.bootcount,
-                self.measurement,
-                self._attested_s,
-                self.stopped,
-                self.wait_until_s,
-                self._period_start_s,
-                self._records,
-                self._records_start_s,
-                self._sampled_periods,
-            ) = kept
+        self._boot()
 
-    def carry(self):
-        """What a deep sleep must keep, as bytes for RTC memory (firmware/hal.py
-        sleep_s calls this just before the board powers down): the sequence
-        numbers in hand, this power-on's boot count, measurement and
-        attestation, the gateway's last word, the open period and the
-        readings not yet signed. Everything else is on flash. None if that
-        is more than RTC memory holds (many readings per batch): the board
-        then sleeps lightly and keeps them in RAM."""
-        kept = cbor.encode(
-            [
-                _CARRY_VERSION,
-                self._counter.next,
-                self._batch_counter.next,
-                self.bootcount,
-                self.measurement,
-                self._attested_s,
-                self.stopped,
-                self.wait_until_s,
-                self._period_start_s,
-                self._records,
-                self._records_start_s,
-                self._sampled_periods,
-            ]
-        )
-        return kept if len(kept) <= _CARRY_BYTES_MAX else None
+    def _boot(self):
+        """Count this boot and measure what runs (the first period attests it).
+        firmware/deep_sleep.py's agent takes up a deep sleep's state instead."""
+        self.bootcount = attest.next_bootcount(self._hal.storage)
+        self.measurement = attest.measure(self._hal.open_file)
 
     def _while_waiting(self):
         """The CoAP client's idle hook (at least every 2 s of a wait): feed the
@@ -370,20 +327,6 @@ class Agent:
         elif action == coap.WAIT:
             self.wait_until_s = now_s + max_age_s
         return False
-
-
-def _kept(carried):
-    """The state carried holds (carry()'s list), or None: nothing carried, or
-    RTC memory that does not hold this layout, which is then a boot like any."""
-    if not carried:
-        return None
-    try:
-        kept = cbor.decode(carried, size_max=_CARRY_BYTES_MAX)
-    except ValueError:  # a MessageError: not what carry() wrote
-        return None
-    if not isinstance(kept, list) or len(kept) != _CARRY_FIELDS or kept[0] != _CARRY_VERSION:
-        return None
-    return kept
 
 
 def _text(detail):

@@ -19,7 +19,7 @@ Between periods a battery board sleeps deeply where it can: the ESP32
 family, whose RTC memory (machine.RTC().memory(), 2,048 bytes in MicroPython's
 esp32 port) lasts through deep sleep, for a profile that has nothing to count
 while the CPU is off (soil readings; an S0 meter's IRQ and the GPS need it
-up). The agent's state goes into RTC memory (Agent.carry), the board powers
+up). The agent's state goes into RTC memory (firmware/deep_sleep.py), the board powers
 down, and its next boot takes it back (carried()): a wake is not a boot, so
 it reserves no sequence numbers, counts no boot and does not attest again.
 Everywhere else it sleeps lightly: RAM kept, CPU and radio stopped. On the

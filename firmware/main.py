@@ -55,6 +55,21 @@ def climate_for(hal, board):
     return None if bus is None else SHT31(bus, hal.sleep_ms, sensor["address"])
 
 
+def agent_for(hal, config, product, billing, climate):
+    """(the agent, what its deep sleep keeps or None). A profile that counts
+    nothing while the CPU is off gets the agent a deep sleep can power down
+    (firmware/deep_sleep.py, loaded only then); the HAL decides whether the
+    board has the RTC memory for it."""
+    if not billing.sleeps_deeply:
+        return Agent(hal, config, product, billing, climate), None
+    try:
+        from paymote.firmware.deep_sleep import SleepingAgent
+    except ImportError:
+        from firmware.deep_sleep import SleepingAgent
+    agent = SleepingAgent(hal, config, product, billing, climate, hal.carried())
+    return agent, agent.carry
+
+
 def run(hal, periods=None):
     """Boot and run; periods bounds the loop (None: forever, as on a board).
     Returns the agent (for the simulator's checks)."""
@@ -62,11 +77,9 @@ def run(hal, periods=None):
     config = _load(hal, "config.json")
     product = board["product"]
     billing = billing_for(hal, board)
-    agent = Agent(hal, config, product, billing, climate_for(hal, board), hal.carried())
+    agent, carry = agent_for(hal, config, product, billing, climate_for(hal, board))
     board = config = None  # the agent keeps what it needs; a board's heap is small
     poll = billing.poll  # None: nothing to do between periods
-    # What a deep sleep keeps, for a profile that counts nothing while the CPU is off.
-    carry = agent.carry if billing.sleeps_deeply else None
     interval_s = product["interval_s"]
     done = 0
     while periods is None or done < periods:

@@ -10,11 +10,14 @@ simulator: the scenario, the world's seed, and the simulated clock (real
 epoch, simulated epoch, speed), so a board booted again after a power cut
 finds the world and the time where they would be.
 
-A board that sleeps deeply (an ESP32 on battery, firmware/hal.py) ends its
-boot in the HAL's DeepSleep; boot() boots it again with what it kept, held
-here as its RTC memory would be: lost with the process at a power cut. The
-firmware's modules stay imported across the wake, where a board reloads
-them.
+A board with RTC memory that lasts through deep sleep (an ESP32 on
+battery, firmware/hal.py) gets a deep sleep here (_with_rtc_memory): when
+its firmware gives it something to keep, the sleep ends its boot in
+DeepSleep, and boot() boots it again with that in RTC memory, held here as
+a board would hold it: lost with the process at a power cut. Its RAM is
+gone and its sockets are closed; the firmware's modules stay imported,
+where a board loads them again. The host HAL itself has no RTC memory, so
+the energy board's 96 KB heap does not carry this.
 """
 
 import gc
@@ -35,15 +38,21 @@ try:
     from paymote.firmware import main
     from paymote.firmware.sensors import find
     from paymote.simulator import world
-    from paymote.simulator.host_hal import DeepSleep, HostHal
+    from paymote.simulator.host_hal import HostHal
 except ImportError:
     from firmware import main
     from firmware.sensors import find
     from simulator import world
-    from simulator.host_hal import DeepSleep, HostHal
+    from simulator.host_hal import HostHal
 
 
 TELL_EVERY_MS = 250  # against the simulator's 8 s watchdog timeout
+
+
+class DeepSleep(BaseException):
+    """A board powered down in a deep sleep, its sleep's time passed: its boot
+    ends, and boot() boots it again with args[0] in RTC memory. A
+    BaseException: the power going is not an error the firmware may catch."""
 
 
 def _load(flash_dir, name):
@@ -96,8 +105,9 @@ def i2c_parts(hal, board):
     return made
 
 
-def hal_for(flash_dir):
-    """(the HAL, the world) of the board on flash_dir."""
+def hal_for(flash_dir, rtc_memory=b""):
+    """(the HAL, the world) of the board on flash_dir; rtc_memory: what its
+    RTC memory holds, if it has one (empty at power-on)."""
     sim = _load(flash_dir, "sim.json")
     board = _load(flash_dir, "board.json")
     clock = world.SimClock(sim["real_epoch_s"], sim["sim_epoch_s"], sim["speed"])
@@ -112,7 +122,7 @@ def hal_for(flash_dir):
     the_world = world.World(_model(sim["scenario"], sim["seed"], hal, board, clock), clock)
     hal.on_sleep = the_world.sleep
     if board["battery"] and board["mcu"].startswith("esp32"):
-        hal.rtc_memory = b""  # empty at power-on, kept through deep sleep
+        _with_rtc_memory(hal, rtc_memory)
     if "watchdog" in sim:
         _tell_the_watchdog(hal, *sim["watchdog"])
     return hal, the_world
@@ -144,19 +154,48 @@ def _tell_the_watchdog(hal, host, port, name):
     hal.feed_watchdog = feed_and_tell
 
 
+def _with_rtc_memory(hal, kept):
+    """firmware/hal.py's deep sleep on the host HAL: carried() gives kept
+    (once), and a sleep given something to keep powers the board down after
+    its time. The boot's sockets close with it (MicroPython's unix sockets
+    have no finaliser: left open, each wake would leak the CoAP client's and
+    the watchdog's)."""
+    sleep = hal.sleep_s
+    open_socket = hal.udp_socket
+    sockets = []
+    kept = [kept]
+
+    def sleep_s(seconds, carry=None):
+        state = None if carry is None else carry()  # a board keeps it before it powers down
+        sleep(seconds)
+        if state is not None:
+            for sock in sockets:
+                sock.close()
+            raise DeepSleep(state)
+
+    def carried():
+        state, kept[0] = kept[0], b""
+        return state or None
+
+    def udp_socket():
+        sock = open_socket()
+        sockets.append(sock)
+        return sock
+
+    hal.sleep_s, hal.carried, hal.udp_socket = sleep_s, carried, udp_socket
+
+
 def boot(flash_dir, periods=None, pause=None):
     """Boot the board and run it (forever unless periods is given), booting
     it again after each deep sleep with what it kept. pause: how its world
     waits (the cpython engine's boards wait on their power switch). Returns
     how many times it slept deeply."""
-    kept = None
+    kept = b""
     slept = 0
     while periods is None or periods > 0:
-        hal, the_world = hal_for(flash_dir)
+        hal, the_world = hal_for(flash_dir, kept)
         if pause is not None:
             the_world.pause = pause
-        if kept is not None:
-            hal.rtc_memory = kept
         try:
             main.run(hal, periods)
             return slept

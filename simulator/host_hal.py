@@ -11,13 +11,6 @@ except ImportError:
     from firmware.storage import FlashStorage
 
 
-class DeepSleep(BaseException):
-    """Raised by sleep_s for a board that sleeps deeply, once the sleep's time
-    has passed: its boot ends there, and simulator/board_main.py boots it
-    again with args[0] in rtc_memory, as the hardware would. A BaseException,
-    as the power going is not an error a handler in the firmware may catch."""
-
-
 class VirtualPin:
     """machine.Pin's irq(); falling() delivers one falling edge to the handler."""
 
@@ -35,7 +28,6 @@ class VirtualPin:
 
 class HostHal:
     dbgstat = 0  # EAT dbgstat "enabled" (RFC 9711 §4.2.9): the REPL is open on a desktop
-    rtc_memory = None  # bytes on a board whose RTC memory lasts through deep sleep (ESP32, battery)
 
     def __init__(self, flash_dir, clock, on_sleep=None):
         """clock: an object with time_s() and ticks_ms() (simulated time);
@@ -48,7 +40,6 @@ class HostHal:
         self.pins = {}  # GPIO number -> VirtualPin, for the world to drive
         self.i2c_bus = None  # the world's I2C parts (simulator.parts.FakeI2C), if any
         self.watchdog_feeds = 0
-        self._sockets = []  # closed when the board powers down in a deep sleep
 
     def pin(self, number):
         if number not in self.pins:
@@ -69,24 +60,14 @@ class HostHal:
         self.watchdog_feeds += 1
 
     def sleep_s(self, seconds, carry=None):
-        """firmware/hal.py's: a deep sleep where the board has RTC memory and
-        carry gives bytes for it, else a sleep that keeps RAM."""
-        kept = None
-        if carry is not None and self.rtc_memory is not None:
-            kept = carry()
+        """A sleep that keeps RAM, as on a board without RTC memory (carry is
+        for one that has it: simulator/board_main.py gives such a board a
+        deep sleep)."""
         if self.on_sleep is not None:
             self.on_sleep(self, seconds)
-        if kept is not None:
-            for sock in self._sockets:  # the power goes, and the radio with it
-                sock.close()
-            raise DeepSleep(kept)
 
     def carried(self):
-        """What the last deep sleep kept, or None; taken once."""
-        kept = self.rtc_memory
-        if kept:
-            self.rtc_memory = b""
-        return kept or None
+        return None  # no RTC memory, so nothing a deep sleep kept
 
     def read_file(self, name):
         with self.open_file(name) as f:
@@ -105,9 +86,7 @@ class HostHal:
         return os.urandom(n)
 
     def udp_socket(self):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sockets.append(sock)  # MicroPython's unix sockets have no finaliser: closed here
-        return sock
+        return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
     def resolve(self, host, port):
         return socket.getaddrinfo(host, port)[0][-1]
