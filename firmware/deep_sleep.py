@@ -22,9 +22,20 @@ except ImportError:  # on a board
     from crypto._compat import const
     from firmware.agent import Agent
 
-_VERSION = const(1)  # the layout of the kept list below
-_FIELDS = const(12)
+_VERSION = const(1)  # the layout: [version, intent seq next, batch seq next, *_KEPT]
 _BYTES_MAX = const(2048)  # RTC memory: MICROPY_HW_RTC_USER_MEM_MAX, ports/esp32/machine_rtc.c
+# The agent's attributes a deep sleep keeps, in their order in RTC memory.
+_KEPT = (
+    "bootcount",
+    "measurement",
+    "_attested_s",  # None: not attested this power-on
+    "stopped",  # the gateway's last word (4.01 / 4.03)
+    "wait_until_s",  # its last Max-Age
+    "_period_start_s",
+    "_records",  # the readings not yet signed in a batch
+    "_records_start_s",
+    "_sampled_periods",
+)
 
 
 class SleepingAgent(Agent):
@@ -39,20 +50,9 @@ class SleepingAgent(Agent):
         if kept is None:  # a boot: count it, measure what runs, attest afresh
             super()._boot()
             return
-        (
-            _,
-            self._counter.next,
-            self._batch_counter.next,
-            self.bootcount,
-            self.measurement,
-            self._attested_s,
-            self.stopped,
-            self.wait_until_s,
-            self._period_start_s,
-            self._records,
-            self._records_start_s,
-            self._sampled_periods,
-        ) = kept
+        self._counter.next, self._batch_counter.next = kept[1], kept[2]
+        for name, value in zip(_KEPT, kept[3:]):
+            setattr(self, name, value)
 
     def carry(self):
         """What a deep sleep must keep, as bytes for RTC memory (firmware/hal.py
@@ -61,22 +61,8 @@ class SleepingAgent(Agent):
         attestation time, the gateway's last word, the open period and the
         readings not yet signed. None if that is more than RTC memory holds
         (many readings a batch): the board then sleeps lightly, RAM kept."""
-        kept = cbor.encode(
-            [
-                _VERSION,
-                self._counter.next,
-                self._batch_counter.next,
-                self.bootcount,
-                self.measurement,
-                self._attested_s,
-                self.stopped,
-                self.wait_until_s,
-                self._period_start_s,
-                self._records,
-                self._records_start_s,
-                self._sampled_periods,
-            ]
-        )
+        state = [_VERSION, self._counter.next, self._batch_counter.next]
+        kept = cbor.encode(state + [getattr(self, name) for name in _KEPT])
         return kept if len(kept) <= _BYTES_MAX else None
 
 
@@ -89,6 +75,6 @@ def _kept(carried):
         kept = cbor.decode(carried, size_max=_BYTES_MAX)
     except ValueError:  # a MessageError: not what carry() wrote
         return None
-    if not isinstance(kept, list) or len(kept) != _FIELDS or kept[0] != _VERSION:
+    if not isinstance(kept, list) or len(kept) != 3 + len(_KEPT) or kept[0] != _VERSION:
         return None
     return kept
