@@ -146,6 +146,13 @@ def encode_ack(request: Request, response: aiocoap.Message) -> bytes:
     return bytes(out)
 
 
+def _key(address: Any, request: Request) -> bytes:
+    """The deduplication key of a request (RFC 7252 §4.5: endpoint and
+    Message ID; the token too, so a reused ID with a new token is new), as
+    bytes: the Message ID's two, the token behind its length, the address."""
+    return b"%b%c%b%a" % (request.mid, len(request.token), request.token, address)
+
+
 class FastPath:
     """Installed in front of aiocoap's UDP transport (install())."""
 
@@ -162,8 +169,12 @@ class FastPath:
         self._lifetime_s = lifetime_s
         self._answers_max = answers_max
         self._clock = clock
-        # (address, mid, token) -> (expires_at, answer datagram or _IN_PROGRESS)
-        self._answers: OrderedDict[tuple[Any, bytes, bytes], tuple[float, bytes]] = OrderedDict()
+        # Two maps on one key (_key: endpoint, Message ID, token), oldest first, of
+        # bytes and floats only: objects the collector does not track. As a tuple
+        # each a key and its (expires_at, answer) were, its 65,536 entries kept
+        # ~200,000 tuples in the young generation for every collection to walk.
+        self._expires_at: OrderedDict[bytes, float] = OrderedDict()
+        self._answers: dict[bytes, bytes] = {}  # the answer datagram, or _IN_PROGRESS
         self._transport: Any = None
         self._onward: Callable[..., None] | None = None
 
@@ -188,26 +199,29 @@ class FastPath:
             self._onward(data, ancdata, flags, address)
             return
         now = self._clock()
-        key = (address, request.mid, request.token)
-        known = self._answers.get(key)
-        if known is not None and known[0] > now:
-            if known[1]:
-                self._send(known[1], ancdata, address)
+        key = _key(address, request)
+        expires_at = self._expires_at.get(key)
+        if expires_at is not None and expires_at > now:
+            answer = self._answers[key]
+            if answer:
+                self._send(answer, ancdata, address)
             return
-        self._answers.pop(key, None)
+        if expires_at is not None:
+            del self._expires_at[key], self._answers[key]
         self._forget_old(now)
-        self._answers[key] = (now + self._lifetime_s, _IN_PROGRESS)
+        self._expires_at[key] = now + self._lifetime_s
+        self._answers[key] = _IN_PROGRESS
         if request.path == b"i":
             self._intent(request, key, ancdata, address)
         else:
             self._batch(request, key, ancdata, address)
 
     def _forget_old(self, now: float) -> None:
-        answers = self._answers
-        while answers and (len(answers) >= self._answers_max or next(iter(answers.values()))[0] <= now):
-            answers.popitem(last=False)
+        expires_at = self._expires_at
+        while expires_at and (len(expires_at) >= self._answers_max or next(iter(expires_at.values())) <= now):
+            del self._answers[expires_at.popitem(last=False)[0]]
 
-    def _intent(self, request: Request, key: tuple, ancdata: list, address: Any) -> None:
+    def _intent(self, request: Request, key: bytes, ancdata: list, address: Any) -> None:
         try:
             started = self._pipeline.start(messages.KIND_INTENT, request.payload)
         except MessageError as error:
@@ -222,7 +236,7 @@ class FastPath:
 
         started.add_done_callback(done)
 
-    def _batch(self, request: Request, key: tuple, ancdata: list, address: Any) -> None:
+    def _batch(self, request: Request, key: bytes, ancdata: list, address: Any) -> None:
         if len(request.payload) > BATCH_BYTES_MAX:
             self._answer(request, key, ancdata, address, "batch", responses.too_large(BATCH_BYTES_MAX))
             return
@@ -247,11 +261,11 @@ class FastPath:
             future.add_done_callback(done)
 
     def _answer(
-        self, request: Request, key: tuple, ancdata: list, address: Any, name: str, response: aiocoap.Message
+        self, request: Request, key: bytes, ancdata: list, address: Any, name: str, response: aiocoap.Message
     ) -> None:
         datagram = encode_ack(request, response)
         if key in self._answers:
-            self._answers[key] = (self._answers[key][0], datagram)
+            self._answers[key] = datagram
         self._metrics.messages.labels(name, response.code.dotted).inc()
         log.info("%s %s from %s (fast path)", name, response.code, address[0])
         self._send(datagram, ancdata, address)

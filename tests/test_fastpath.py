@@ -5,6 +5,7 @@ answers retransmissions from its cache, and leaves everything else to aiocoap.""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 
@@ -173,16 +174,41 @@ async def test_batches_on_the_fast_path_keep_one_verdict_each(tmp_path):
 
 
 def test_the_answer_cache_is_bounded_in_entries_and_time():
-    """Old answers leave by age and by count; none outlive exchange_lifetime_s."""
+    """Old answers leave by age and by count; none outlive exchange_lifetime_s.
+    Its keys and values are bytes and floats, which the collector never walks."""
     now = [0.0]
     path = fastpath.FastPath(None, None, lifetime_s=10, answers_max=3, clock=lambda: now[0])  # type: ignore[arg-type]
     for i in range(5):
-        path._answers[("a", bytes([i]), b"")] = (now[0] + 10, b"x")
-        path._forget_old(now[0])
-    assert len(path._answers) <= 3
+        key = fastpath._key(("::1", 5683, 0, 0), fastpath.Request(bytes([0, i]), b"", b"i", b""))
+        path._forget_old(now[0])  # as _received does before it adds one
+        path._expires_at[key], path._answers[key] = now[0] + 10, b"x"
+    assert len(path._answers) == len(path._expires_at) == 3
+    cached = [*path._expires_at.items(), *path._answers.items()]
+    assert not any(gc.is_tracked(k) or gc.is_tracked(v) for k, v in cached)
     now[0] = 11.0
     path._forget_old(now[0])
-    assert not path._answers
+    assert not path._answers and not path._expires_at
+
+
+_addresses = st.tuples(
+    st.sampled_from(["::1", "::ffff:127.0.0.1", "fe80::1", "2001:db8::2"]),
+    st.integers(0, 65535),
+    st.integers(0, 3),
+    st.integers(0, 3),
+)
+
+
+@given(
+    st.tuples(_addresses, st.binary(min_size=2, max_size=2), st.binary(max_size=8)),
+    st.tuples(_addresses, st.binary(min_size=2, max_size=2), st.binary(max_size=8)),
+)
+def test_requests_share_a_cache_key_only_when_endpoint_id_and_token_all_agree(a, b):
+    """RFC 7252 §4.5: a duplicate is the same endpoint and Message ID (and here
+    token); the bytes key tells any two others apart, however the token's and
+    the address's bytes line up."""
+    key_a = fastpath._key(a[0], fastpath.Request(a[1], a[2], b"i", b""))
+    key_b = fastpath._key(b[0], fastpath.Request(b[1], b[2], b"i", b""))
+    assert (key_a == key_b) == (a == b)
 
 
 async def test_one_wakeup_reads_the_waiting_datagrams_up_to_the_bound():
