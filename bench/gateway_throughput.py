@@ -11,7 +11,7 @@ requests. Measures, in one run:
   - ceilings: an aiocoap server whose handler does nothing, under the same
     load; `cryptography` Ed25519 verify alone on 1 and on N threads.
 --soak SECONDS holds 80% of peak and every 10 s reports the gateway's
-resident memory and the longest acknowledgement. Ends with one JSON line.
+resident memory (and its anonymous part) and the longest acknowledgement. Ends with one JSON line.
 
 The gateway runs with --workers request processes (default: one per core)
 beside its ledger writer; resident memory is summed over all of them.
@@ -130,12 +130,14 @@ def entries(data_dir: Path) -> int:
         return store.entry_count()
 
 
-def rss_mb(pids: list[int]) -> float:
-    """Resident memory of the processes, summed."""
+def rss_mb(pids: list[int], field: str = "VmRSS") -> float:
+    """Resident memory of the processes, summed; field RssAnon: only the
+    anonymous part (heaps: Python's objects, SQLite's page cache), not the
+    mapped files (libraries, the WAL index)."""
     total_kb = 0
     for pid in pids:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 total_kb += int(line.split()[1])
     return total_kb / 1024
 
@@ -236,6 +238,8 @@ def soak(address, data_dir, pids, devices, rate, seconds, metrics_port) -> list[
         report = {
             "t_s": start_s + window_s,
             "rss_mb": round(rss_mb(pids), 1),
+            "anon_mb": round(rss_mb(pids, "RssAnon"), 1),
+            "anon_mb_each": [round(rss_mb([pid], "RssAnon"), 1) for pid in pids],  # writer, workers
             "acks_per_s": round(len(result.latencies_s) / result.elapsed_s, 1),
             "p99_ms": round(result.percentile_ms(99), 1),
             "longest_ms": round(1000 * max(result.latencies_s, default=0), 1),
