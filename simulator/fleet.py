@@ -251,6 +251,8 @@ class BoardRunner:
             self._fleet.send(f"start {self.spec.name}")
             return
         heap = sim_heap(self.spec.board)
+        assert self._simlib is not None  # a micropython engine's runner is given one
+        simlib = os.path.relpath(self._simlib, self.spec.flash)
         with open(self.console, "ab") as console:
             self._process = subprocess.Popen(
                 [micropython_host.command(), "-X", f"heapsize={heap}", "-m", "simulator.board_main", "."],
@@ -260,7 +262,7 @@ class BoardRunner:
                 stdin=subprocess.DEVNULL,
                 # Only what the board has, by paths relative to its flash as a board's are:
                 # every module's path is interned, and long ones took 1.8 KB of its heap.
-                env={"MICROPYPATH": f"lib:{os.path.relpath(self._simlib, self.spec.flash)}"},
+                env={"MICROPYPATH": f"lib:{simlib}"},
             )
 
     @property
