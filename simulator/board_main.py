@@ -11,13 +11,9 @@ epoch, simulated epoch, speed), so a board booted again after a power cut
 finds the world and the time where they would be.
 
 A board with RTC memory that lasts through deep sleep (an ESP32 on
-battery, firmware/hal.py) gets a deep sleep here (_with_rtc_memory): when
-its firmware gives it something to keep, the sleep ends its boot in
-DeepSleep, and boot() boots it again with that in RTC memory, held here as
-a board would hold it: lost with the process at a power cut. Its RAM is
-gone and its sockets are closed; the firmware's modules stay imported,
-where a board loads them again. The host HAL itself has no RTC memory, so
-the energy board's 96 KB heap does not carry this.
+battery, firmware/hal.py) boots through simulator/sleeping_board.py, which
+boots it again after each deep sleep; that module loads only for such a
+board, so the others' heap does not carry it.
 """
 
 import gc
@@ -47,12 +43,6 @@ except ImportError:
 
 
 TELL_EVERY_MS = 250  # against the simulator's 8 s watchdog timeout
-
-
-class DeepSleep(BaseException):
-    """A board powered down in a deep sleep, its sleep's time passed: its boot
-    ends, and boot() boots it again with args[0] in RTC memory. A
-    BaseException: the power going is not an error the firmware may catch."""
 
 
 def _load(flash_dir, name):
@@ -105,6 +95,20 @@ def i2c_parts(hal, board):
     return made
 
 
+def has_rtc_memory(board):
+    """Whether the board keeps RTC memory through deep sleep (firmware/hal.py:
+    the ESP32 family; it sleeps deeply only on battery)."""
+    return board["battery"] and board["mcu"].startswith("esp32")
+
+
+def _sleeping_board():
+    try:
+        from paymote.simulator import sleeping_board
+    except ImportError:
+        from simulator import sleeping_board
+    return sleeping_board
+
+
 def hal_for(flash_dir, rtc_memory=b""):
     """(the HAL, the world) of the board on flash_dir; rtc_memory: what its
     RTC memory holds, if it has one (empty at power-on)."""
@@ -121,8 +125,8 @@ def hal_for(flash_dir, rtc_memory=b""):
         hal = PartsHal(flash_dir, clock)
     the_world = world.World(_model(sim["scenario"], sim["seed"], hal, board, clock), clock)
     hal.on_sleep = the_world.sleep
-    if board["battery"] and board["mcu"].startswith("esp32"):
-        _with_rtc_memory(hal, rtc_memory)
+    if has_rtc_memory(board):  # before the watchdog's socket, which a deep sleep closes too
+        _sleeping_board().with_rtc_memory(hal, rtc_memory)
     if "watchdog" in sim:
         _tell_the_watchdog(hal, *sim["watchdog"])
     return hal, the_world
@@ -154,59 +158,17 @@ def _tell_the_watchdog(hal, host, port, name):
     hal.feed_watchdog = feed_and_tell
 
 
-def _with_rtc_memory(hal, kept):
-    """firmware/hal.py's deep sleep on the host HAL: carried() gives kept
-    (once), and a sleep given something to keep powers the board down after
-    its time. The boot's sockets close with it (MicroPython's unix sockets
-    have no finaliser: left open, each wake would leak the CoAP client's and
-    the watchdog's)."""
-    sleep = hal.sleep_s
-    open_socket = hal.udp_socket
-    sockets = []
-    kept = [kept]
-
-    def sleep_s(seconds, carry=None):
-        state = None if carry is None else carry()  # a board keeps it before it powers down
-        sleep(seconds)
-        if state is not None:
-            for sock in sockets:
-                sock.close()
-            raise DeepSleep(state)
-
-    def carried():
-        state, kept[0] = kept[0], b""
-        return state or None
-
-    def udp_socket():
-        sock = open_socket()
-        sockets.append(sock)
-        return sock
-
-    hal.sleep_s, hal.carried, hal.udp_socket = sleep_s, carried, udp_socket
-
-
 def boot(flash_dir, periods=None, pause=None):
-    """Boot the board and run it (forever unless periods is given), booting
-    it again after each deep sleep with what it kept. pause: how its world
-    waits (the cpython engine's boards wait on their power switch). Returns
-    how many times it slept deeply."""
-    kept = b""
-    slept = 0
-    while periods is None or periods > 0:
-        hal, the_world = hal_for(flash_dir, kept)
-        if pause is not None:
-            the_world.pause = pause
-        try:
-            main.run(hal, periods)
-            return slept
-        except DeepSleep as sleep:  # after one period: that boot's RAM is gone
-            kept = sleep.args[0]
-        slept += 1
-        if periods is not None:
-            periods -= 1
-        hal = the_world = None
-        gc.collect()
-    return slept
+    """Boot the board and run it (forever unless periods is given). pause:
+    how its world waits (the cpython engine's boards wait on their power
+    switch). Returns how many times it slept deeply."""
+    if has_rtc_memory(_load(flash_dir, "board.json")):
+        return _sleeping_board().boot(hal_for, flash_dir, periods, pause)
+    hal, the_world = hal_for(flash_dir)
+    if pause is not None:
+        the_world.pause = pause
+    main.run(hal, periods)
+    return 0
 
 
 if __name__ == "__main__":  # FLASH [PERIODS]: with PERIODS, say how often the board slept deeply

@@ -36,7 +36,7 @@ from paymote.simulator.scenarios import SCENARIOS
 from paymote.simulator.virtual_serial import VirtualBoard
 
 SIM_EPOCH_S = 1764547200  # 2025-12-01 00:00 UTC: the simulated clock starts here
-_SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "board_main")
+_SIMULATOR_MODULES = ("__init__", "host_hal", "parts", "world", "vehicles", "board_main", "sleeping_board")
 _SOURCE = Path(__file__).resolve().parent
 _BOOT_WAIT_S = 10.0  # a gateway that has not said ready by then failed to start
 # The simulator's world and boot module (simulator/world.py, board_main.py: 11.6 KB of
