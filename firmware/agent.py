@@ -29,7 +29,7 @@ except ImportError:  # on a board
     from firmware.counter import SequenceCounter
     from firmware.outbox import Outbox, OutboxFull
 
-BATCH_INTENTS_MAX = const(6)  # one datagram each way (docs/performance.md)
+BATCH_INTENTS_MAX = const(2)  # a batch's answer fits coap.LARGE_ANSWER_BYTES_MAX (docs/performance.md)
 _PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 _VERDICTS_BYTES_MAX = const(4096)
 _REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
@@ -305,7 +305,7 @@ class Agent:
             response = self._client.request(coap.POST, "i", queued[0][1], cose.CONTENT_FORMAT_SIGN1)
             return [(response.code, response.payload, response.max_age_s)]
         response = self._client.request(
-            coap.POST, "b", cbor.encode([m for _, m in queued]), 60, coap.MESSAGE_BYTES_MAX
+            coap.POST, "b", cbor.encode([m for _, m in queued]), 60, coap.LARGE_ANSWER_BYTES_MAX
         )
         self.answered_batches += 1
         if response.code >> 5 != 2:

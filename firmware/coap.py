@@ -8,6 +8,9 @@ time. The socket, clock and randomness are passed in, so the simulator and
 the tests control them.
 """
 
+import gc
+import select
+
 try:  # CPython, installed: one copy of each module
     from paymote.crypto._compat import const
 except ImportError:  # on a board
@@ -25,6 +28,9 @@ _OPTION_MAX_AGE = const(14)
 _TOKEN_BYTES = const(4)
 MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
 _ANSWER_BYTES_MAX = const(256)  # a receipt (at most 192) with its header and options (203), or a diagnostic
+# The largest answer a board asks for: the verdicts of a batch of 3 (firmware/agent.py), each
+# a receipt of at most 192 bytes with its heads, with the CoAP header, token and options.
+LARGE_ANSWER_BYTES_MAX = const(448)
 ACK_TIMEOUT_MS = const(2000)  # §4.8 defaults
 _ACK_RANDOM_FACTOR_PERCENT = const(150)
 MAX_RETRANSMIT = const(4)
@@ -87,10 +93,10 @@ def encode(type_, code_, mid, token, options=(), payload=b""):
         out.extend(length_ext)
         out.extend(value)
         previous = number
-    if payload:
-        out.append(0xFF)
-        out.extend(payload)
-    return bytes(out)
+    if not payload:
+        return bytes(out)
+    out.append(0xFF)
+    return bytes(out) + payload  # one allocation of the datagram's size, not a growing buffer
 
 
 class Message:
@@ -216,8 +222,18 @@ class Client:
         self._seen = []  # message IDs of separate responses already ACKed (bounded)
         self.retransmissions = 0
         # CPython receives into one buffer; MicroPython's UDP sockets offer only recvfrom
-        # (readinto never returns a datagram there), which allocates per datagram.
+        # (readinto never returns a datagram there), which allocates its whole limit per
+        # datagram, so there the client waits with poll (allocating nothing) and calls
+        # recvfrom only for a datagram that is there. A large answer (a batch's verdicts,
+        # up to LARGE_ANSWER_BYTES_MAX) needs that many contiguous bytes, which a fragmented
+        # small heap may not have when it comes (measured: a 96 KB board with a queue
+        # then failed every boot): _room holds such a block from one large answer to the
+        # next, and gives it back just before recvfrom.
         self._rx = bytearray(MESSAGE_BYTES_MAX) if hasattr(sock, "recv_into") else None
+        self._room = None  # taken at the first request, after the boot's peak
+        if self._rx is None:
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
 
     def _next_mid(self):
         self._mid = (self._mid + 1) & 0xFFFF
@@ -233,6 +249,9 @@ class Client:
         every retransmission went unanswered (the agent retries later).
         answer_bytes_max bounds the answer (MicroPython allocates that much per
         datagram received: keep it small unless a large answer is expected)."""
+        if self._rx is None and self._room is None:
+            gc.collect()  # the boot's or the last large answer's garbage: a block is free
+            self._room = bytearray(LARGE_ANSWER_BYTES_MAX)
         token = self._random_bytes(_TOKEN_BYTES)
         mid = self._next_mid()
         options = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
@@ -284,18 +303,31 @@ class Client:
             return Response(message.code, message.payload, message.uint(_OPTION_MAX_AGE, 60))
 
     def _receive(self, timeout_ms, bytes_max):
-        self._sock.settimeout(timeout_ms / 1000)
         try:
             if self._rx is None:
-                data = self._sock.recvfrom(bytes_max)[0]
+                data = self._receive_allocating(timeout_ms, bytes_max)
+                if data is None:
+                    return None
             else:
+                self._sock.settimeout(timeout_ms / 1000)
                 data = bytes(memoryview(self._rx)[: self._sock.recv_into(self._rx, bytes_max)])
-        except OSError:  # a timeout, on both ports
+        except OSError:  # a timeout (CPython), an ICMP error
             return None
         try:
             return decode(data)
         except CoapError:
             return None
+
+    def _receive_allocating(self, timeout_ms, bytes_max):
+        """MicroPython: the next datagram, or None after timeout_ms."""
+        for _ in self._poll.ipoll(timeout_ms):  # a datagram is there (or an error)
+            break
+        else:
+            return None
+        if bytes_max > _ANSWER_BYTES_MAX and self._room is not None:
+            self._room = None
+            gc.collect()  # the room's block is free: recvfrom's buffer fits there
+        return self._sock.recvfrom(bytes_max)[0]
 
     def _ack(self, mid):
         self._sock.sendto(encode(_ACK, 0, mid, b""), self._address)
