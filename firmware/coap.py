@@ -28,8 +28,8 @@ _OPTION_MAX_AGE = const(14)
 _TOKEN_BYTES = const(4)
 MESSAGE_BYTES_MAX = const(1152)  # §4.6: fits an IPv6 minimum MTU with headers
 _ANSWER_BYTES_MAX = const(256)  # a receipt (at most 192) with its header and options (203), or a diagnostic
-# The largest answer a board asks for: the verdicts of a batch of 3 (firmware/agent.py), each
-# a receipt of at most 192 bytes with its heads, with the CoAP header, token and options.
+# The largest answer a board asks for: the verdicts of a batch of 2 (firmware/agent.py), each
+# a receipt of at most 192 bytes with its heads (416 B with the CoAP header, token, options).
 LARGE_ANSWER_BYTES_MAX = const(448)
 ACK_TIMEOUT_MS = const(2000)  # §4.8 defaults
 _ACK_RANDOM_FACTOR_PERCENT = const(150)
