@@ -194,12 +194,14 @@ class Agent:
         """Close the current period: set the clock from the gateway if the HAL
         could not (no NTP), attest if this boot has not been, sign what the
         profile charges (each worth at least one minor unit), then send what
-        is queued."""
-        if not getattr(self._hal, "time_synced", True) and self.stopped is None:
+        is queued. While the network is down (the HAL could not join it) the
+        period signs and keeps, and sends nothing."""
+        online = self.stopped is None and self._hal.connect()
+        if online and not getattr(self._hal, "time_synced", True):
             self.time_from_gateway()
         if self._attested_s is not None and self._now_s() - self._attested_s >= self._reattest_s:
             self._attested_s = None  # time for a fresh challenge
-        if self._attested_s is None and self.stopped is None:
+        if self._attested_s is None and online:
             self.attest()
         now_s = self._now_s()
         charge = self._billing.charge() if self.stopped is None else None
@@ -214,8 +216,9 @@ class Agent:
             charge = self._billing.charge()
         collect_after_burst()  # the records kept until the batch is signed go low in the heap
         self._sample(now_s)
-        collect_after_burst()  # after a reading batch's signing: room for the datagrams
-        self.flush(now_s)
+        if online:
+            collect_after_burst()  # after a reading batch's signing: room for the datagrams
+            self.flush(now_s)
 
     def _sign(self, now_s, amount_minor, evidence):
         self.outbox.check_room()

@@ -6,6 +6,7 @@ a desktop, so everything above this file runs unchanged in the simulator.
 The methods firmware/agent.py and firmware/main.py call:
 
     storage, read_file(name), open_file(name)  the filesystem (flash)
+    connect()                 (re)join the network; False while it is down
     time_s(), set_time_s(t)   the RTC as Unix seconds (NTP at boot, else the gateway's /t)
     ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s, carry)
     carried()                 what the last deep sleep kept in RTC memory, or None
@@ -51,10 +52,6 @@ _UNIX_MINUS_2000_S = 946684800  # ports whose time.time() counts from 2000-01-01
 DBGSTAT_ENABLED = const(0)  # RFC 9711 §4.2.9: MicroPython keeps its REPL on USB
 
 
-class SetupError(OSError):
-    """The board cannot reach the network or lacks a part its definition names."""
-
-
 def _epoch_offset_s():
     """What to add to time.time() for Unix seconds: MicroPython 1.22 counts from
     1970 on some ports and from 2000 on others (time.gmtime(0) says which)."""
@@ -82,26 +79,35 @@ class BoardHal:
     # ---------------------------------------------------------------- network and time
 
     def connect(self):
-        """Join the configured Wi-Fi network (STA); SetupError after
-        WIFI_CONNECT_MS_MAX. A board without credentials (Ethernet, or a
-        network already up) is left as it is."""
+        """True when the network is up. A board without Wi-Fi credentials
+        (Ethernet, or a network already up) always is; otherwise this joins
+        the configured Wi-Fi, or joins it again after it dropped (an access
+        point that restarted, a power cut that took the router down with the
+        board, a light sleep), waiting up to wifi_timeout_ms with the watchdog
+        fed, and gives False after that: the agent keeps what it signs on flash
+        and tries again next period. Called at boot (firmware/board.py) and
+        before each period's exchanges (Agent.period)."""
         ssid = self._config.get("wifi_ssid")
         if not ssid:
-            return
+            return True
         import network
 
         wlan = network.WLAN(network.STA_IF)
+        if wlan.isconnected():
+            return True
         wlan.active(True)
-        if not wlan.isconnected():
+        try:
             wlan.connect(ssid, self._config.get("wifi_password") or "")
-            started = time.ticks_ms()
-            while not wlan.isconnected():
-                if time.ticks_diff(time.ticks_ms(), started) > self._config.get(
-                    "wifi_timeout_ms", WIFI_CONNECT_MS_MAX
-                ):
-                    raise SetupError("Wi-Fi %s did not connect" % ssid)
-                self.feed_watchdog()
-                time.sleep_ms(100)
+        except OSError:
+            pass  # the esp32 port may be reconnecting on its own: wait for that
+        started = time.ticks_ms()
+        timeout_ms = self._config.get("wifi_timeout_ms", WIFI_CONNECT_MS_MAX)
+        while not wlan.isconnected():
+            if time.ticks_diff(time.ticks_ms(), started) > timeout_ms:
+                return False
+            self.feed_watchdog()
+            time.sleep_ms(100)
+        return True
 
     def sync_time(self):
         """Set the RTC from NTP; where NTP is not reachable time_synced stays

@@ -417,3 +417,41 @@ def test_the_products_poll_runs_while_the_coap_client_waits(tmp_path):
     polls = [i for i, event in enumerate(events) if event == "poll"]
     assert [i for i in polls if sent[0] < i < sent[-1]], events  # it polls between retransmissions
     assert board.hal.watchdog_feeds >= len(polls)
+
+
+class _HalOnFlakyWifi(HostHal):
+    """A board whose Wi-Fi is down while `up` is False (the HAL's connect() gave
+    up joining it)."""
+
+    up = True
+
+    def __init__(self, flash_dir, clock) -> None:
+        super().__init__(flash_dir, clock)
+        self.joins = 0
+
+    def connect(self) -> bool:
+        self.joins += 1
+        return self.up
+
+
+async def test_while_wifi_is_down_periods_sign_and_keep_and_send_nothing(tmp_path):
+    """Wi-Fi down with the gateway up: each period signs its intent and keeps it,
+    sends no datagram (no retransmissions spent on a link that is not there), and
+    asks the HAL to rejoin; once the network is back the queue goes in order."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        board = Board(flash, port, Clock(), hal_class=_HalOnFlakyWifi)
+        await board.period(1400)
+        board.hal.up = False
+        for _ in range(3):
+            await board.period(1000)
+        assert len(board.agent.outbox) == 3  # the gateway is up: nothing went
+        assert [e.seq for e in _entries(data_dir)] == [1]
+        board.hal.up = True
+        await board.period(500)
+        assert len(board.agent.outbox) == 0
+    assert board.hal.joins == 5  # every period asks
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 30, 30, 30, 15]
+    assert ledger_command.verify(data_dir) == 0

@@ -47,14 +47,15 @@ BOARD = {"pins": {"pulse": 34, "i2c_sda": 21, "i2c_scl": 22}, "battery": True}
 CONFIG = {"wifi_ssid": "farm", "wifi_password": "s3cret", "wifi_timeout_ms": 300}
 
 board = hal.BoardHal(BOARD, CONFIG, sys.argv[1])
-board.connect()
-print("joined", network.joined)
-network.polls_to_connect = None
-try:
-    hal.BoardHal(BOARD, CONFIG, sys.argv[1]).connect()
-    print("no network accepted")
-except hal.SetupError as e:
-    print("no network refused", e)
+print("joined", board.connect(), network.joined, "again", board.connect(), len(network.joined))
+network.drop()  # the access point restarted
+print("rejoined", board.connect(), len(network.joined))
+network.drop()
+network.polls_to_connect = None  # and stays down
+print("down", board.connect(), len(network.joined))
+network.polls_to_connect = 2
+print("back", board.connect(), len(network.joined))
+print("no wi-fi", hal.BoardHal({"pins": {}}, {}, sys.argv[1]).connect())  # Ethernet, or up already
 
 ntptime.reachable = False
 board.sync_time()

@@ -1,25 +1,30 @@
-"""A fake of MicroPython's network module: a station that connects after
-`polls_to_connect` isconnected() calls (None: never)."""
+"""A fake of MicroPython's network module: one station (WLAN(STA_IF) is the
+same interface each time, as on a board) that connects `polls_to_connect`
+isconnected() calls after connect() (None: never); drop() loses the link."""
 
 STA_IF = 0
 polls_to_connect = 2
 joined = []
+_link = {"connecting": False, "polls": 0}
+
+
+def drop():
+    _link["connecting"] = False
 
 
 class WLAN:
     def __init__(self, interface):
-        self._polls = 0
-        self._connecting = False
+        pass
 
     def active(self, on):
         pass
 
     def isconnected(self):
-        if not self._connecting or polls_to_connect is None:
+        if not _link["connecting"] or polls_to_connect is None:
             return False
-        self._polls += 1
-        return self._polls > polls_to_connect
+        _link["polls"] += 1
+        return _link["polls"] > polls_to_connect
 
     def connect(self, ssid, password):
         joined.append((ssid, password))
-        self._connecting = True
+        _link["connecting"], _link["polls"] = True, 0
