@@ -262,7 +262,7 @@ class Client:
         for attempt in range(MAX_RETRANSMIT + 1):
             if attempt:
                 self.retransmissions += 1
-            self._sock.sendto(datagram, self._address)
+            self._send(datagram)
             answer = self._await(mid, token, timeout_ms, answer_bytes_max)
             if answer is not None:
                 return answer
@@ -311,11 +311,13 @@ class Client:
             else:
                 self._sock.settimeout(timeout_ms / 1000)
                 data = bytes(memoryview(self._rx)[: self._sock.recv_into(self._rx, bytes_max)])
+            return decode(data)
         except OSError:  # a timeout (CPython), an ICMP error
             return None
-        try:
-            return decode(data)
-        except CoapError:
+        except CoapError:  # (one class per clause: a tuple of them is an allocation)
+            return None
+        except MemoryError:  # no room for it in a fragmented heap this moment: a lost
+            gc.collect()  # datagram, which §4.2's retransmission brings again
             return None
 
     def _receive_allocating(self, timeout_ms, bytes_max):
@@ -330,7 +332,13 @@ class Client:
         return self._sock.recvfrom(bytes_max)[0]
 
     def _ack(self, mid):
-        self._sock.sendto(encode(_ACK, 0, mid, b""), self._address)
+        self._send(encode(_ACK, 0, mid, b""))
+
+    def _send(self, datagram):
+        try:
+            self._sock.sendto(datagram, self._address)
+        except OSError:
+            pass  # the network dropped (EHOSTUNREACH): as a lost datagram, §4.2's schedule goes on
 
     def _remember(self, mid):
         self._seen.append(mid)

@@ -1,21 +1,52 @@
 """The firmware's CoAP client on MicroPython: POST the hex message in FILE to
-a gateway on 127.0.0.1:PORT at PATH, print the response code, action and
-payload hex. (A file, not an argument: this unix build of MicroPython aborts
-with "FATAL: uncaught NLR" on any argument of 256 characters or more.)"""
+PATH on a gateway at PORT, twice, and print each response's code, action and
+payload hex. Arguments: PORT PATH FILE, then optionally HOST (for 127.0.0.1;
+with a 20 ms ACK timeout) and "no-heap" (each request's first receive finds
+the heap locked). The message comes in a file: this unix build of MicroPython
+aborts with "FATAL: uncaught NLR" on any argument of 256 characters or more."""
 
 import os
 import socket
 import sys
 import time
 
+import micropython
+
 from firmware import coap
 
 port, path = int(sys.argv[1]), sys.argv[2]
 with open(sys.argv[3]) as f:
     message = bytes.fromhex(f.read().strip())
+host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+idles = []
+
+
+def no_heap_at_first():
+    """The client's idle hook: the first receive of each request finds no heap
+    (micropython.heap_lock: every allocation raises MemoryError), as a
+    fragmented one may; the hook's next call gives it back."""
+    idles.append(None)
+    if len(idles) == 1:
+        micropython.heap_lock()
+    else:
+        micropython.heap_unlock()
+
+
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-address = socket.getaddrinfo("127.0.0.1", port)[0][-1]
-client = coap.Client(sock, address, time.ticks_ms, os.urandom)
+address = socket.getaddrinfo(host, port)[0][-1]
+client = coap.Client(
+    sock,
+    address,
+    time.ticks_ms,
+    os.urandom,
+    20 if len(sys.argv) > 4 else coap.ACK_TIMEOUT_MS,
+    no_heap_at_first if sys.argv[5:] == ["no-heap"] else None,
+)
 for _ in range(2):  # the second is a retransmission by the agent: the same answer
-    response = client.request(coap.POST, path, message, 18)
+    del idles[:]
+    try:
+        response = client.request(coap.POST, path, message, 18)
+    except coap.NoAnswerError:
+        print("no answer after", client.retransmissions, "retransmissions")
+        break
     print(coap.dotted(response.code), response.action, response.payload.hex())
