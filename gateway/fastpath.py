@@ -192,6 +192,15 @@ class FastPath:
                 return
         raise RuntimeError("the CoAP context has no UDP transport")
 
+    def stop_reading(self) -> None:
+        """Read no more datagrams (the kernel keeps what arrives, and drops it
+        when the socket closes: a board resends it to the next run); answers to
+        what was read still go out until the context shuts down. The loop's
+        remove_reader, not the transport's pause_reading: Python 3.10's
+        datagram transports have none."""
+        udp = self._transport.transport
+        asyncio.get_running_loop().remove_reader(udp.get_extra_info("socket").fileno())
+
     def _received(self, data: bytes, ancdata: list, flags: int, address: Any) -> None:
         request = parse_plain_post(data)
         if request is None or request.path not in (b"i", b"b"):
@@ -276,7 +285,10 @@ class FastPath:
         reply = [
             item for item in ancdata if item[0] == socket.IPPROTO_IPV6 and item[1] == socket.IPV6_PKTINFO
         ]
-        self._transport.transport.sendmsg(datagram, reply, 0, address)
+        udp = self._transport.transport
+        if udp is None:  # shut down: the ledger has it, and the board's resend gets 2.04
+            return
+        udp.sendmsg(datagram, reply, 0, address)
 
 
 DATAGRAMS_PER_WAKEUP_MAX = 16

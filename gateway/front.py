@@ -5,6 +5,7 @@ the Committer) or in each worker process (the queue is a WriterClient)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import aiocoap
@@ -15,14 +16,25 @@ from paymote.gateway.fastpath import FastPath
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.pipeline import DeviceKeys, LedgerQueue, Pipeline, RateLimiter
 
+ANSWER_GRACE_S = 0.01
+"""At close, the time the last commits' answers get to leave (their callbacks
+and aiocoap's response tasks are ready to run; this lets them)."""
+
 
 class Front:
-    def __init__(self, context: aiocoap.Context, device_keys: DeviceKeys) -> None:
+    def __init__(self, context: aiocoap.Context, fast_path: FastPath, device_keys: DeviceKeys) -> None:
         self._context = context
+        self._fast_path = fast_path
         self._device_keys = device_keys
 
+    def stop_accepting(self) -> None:
+        """Read no more requests. What was read still commits and is answered:
+        wait for the ledger queue, then close()."""
+        self._fast_path.stop_reading()
+
     async def close(self) -> None:
-        """Stop accepting requests; what is queued still gets committed."""
+        """Let the last answers out, then close the socket."""
+        await asyncio.sleep(ANSWER_GRACE_S)
         await self._context.shutdown()
         self._device_keys.close()
 
@@ -41,5 +53,6 @@ async def start(config: Config, queue: LedgerQueue, clock: Callable[[], float], 
     context = await aiocoap.Context.create_server_context(
         transport.site(pipeline, clock, metrics), bind=(host, port), transports=["udp6"]
     )
-    FastPath(pipeline, metrics, config.exchange_lifetime_s).install(context)
-    return Front(context, device_keys)
+    fast_path = FastPath(pipeline, metrics, config.exchange_lifetime_s)
+    fast_path.install(context)
+    return Front(context, fast_path, device_keys)

@@ -179,10 +179,12 @@ async def serve(
                 task.cancel()
         pauses.stop()
         if served:
-            await served.close()  # stop accepting
+            served.stop_accepting()
         if workers:
             await workers.stop()  # they stop accepting; their in-flight messages still commit
         await committer.stop()  # finish and commit what was queued
+        if served:
+            await served.close()  # after the answers to what was committed
         if metrics_server:
             metrics_server.shutdown()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -68,10 +68,11 @@ async def work(config: Config, sock: socket.socket) -> None:
     lost = asyncio.create_task(link.wait_task())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait((lost, stopping), return_when=asyncio.FIRST_COMPLETED)
-    await served.close()  # stop accepting
+    served.stop_accepting()
     deadline = time.monotonic() + DRAIN_S_MAX
     while link.healthy and link.in_flight and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
+    await served.close()  # after the answers to what was in flight
     if reporter:
         reporter.cancel()
         link.metrics(metrics.request_families())  # the last counts

@@ -133,3 +133,44 @@ async def test_pauses_are_measured_where_they_happen():
     loop_within_100ms = samples[("paymote_pause_seconds_bucket", "loop", "0.1")]
     assert loop_count - loop_within_100ms == 1  # exactly the stall
     assert samples[("paymote_pause_seconds_count", "gc", None)] >= 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_answers_every_intent_it_commits(tmp_path, workers):
+    """A burst of intents, then SIGTERM at once: the gateway stops reading, but
+    every intent it commits is acknowledged before it exits (a board then never
+    waits for a receipt the ledger already holds). What it never read is not
+    committed; the boards resend it to the next run. Before, the socket closed
+    first and the answers of the commits in flight were dropped."""
+    from paymote.firmware import coap
+    from paymote.gateway.store import Store
+
+    devices = [Device(600 + i, payer=f"hh-{i}") for i in range(40)]
+    for device in devices:
+        device.register(tmp_path)
+    port = free_udp_port()
+    process = start_gateway_process(tmp_path, port, extra=("--workers", str(workers)))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(2)
+    try:
+        uri_path = [(11, b"i")]  # Uri-Path (RFC 7252 §5.10.1)
+        for mid, device in enumerate(devices):
+            datagram = coap.encode(coap.CON, coap.POST, mid, b"t%d" % mid, uri_path, device.intent())
+            sock.sendto(datagram, ("127.0.0.1", port))
+        process.send_signal(signal.SIGTERM)
+        answered = set()
+        while True:
+            try:
+                answer = coap.decode(sock.recv(2048))
+            except TimeoutError:
+                break
+            if answer.code == coap.code(2, 1):
+                answered.add(answer.mid)
+        assert process.wait(10) == 0
+    finally:
+        process.kill()
+        sock.close()
+    with Store(tmp_path, readonly=True) as store:
+        committed = {devices.index(d) for e in store.entries() for d in devices if d.kid == e.device_id}
+    assert committed, "nothing was in flight: the test tested nothing"
+    assert committed <= answered, f"committed without an answer: {sorted(committed - answered)}"
