@@ -49,6 +49,16 @@ else:
         pass  # CPython's own collector does better; a fleet of thousands must not pay a full pass each
 
 
+def heap_bytes():
+    """The size of MicroPython's heap, free and in use; None on CPython, whose
+    heap has no fixed size."""
+    if not MICROPYTHON:
+        return None
+    import gc
+
+    return gc.mem_free() + gc.mem_alloc()
+
+
 try:
     from os import urandom
 except ImportError:  # a MicroPython port built without os.urandom

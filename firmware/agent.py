@@ -18,18 +18,26 @@ asks it for charges, signs them and tells it what was signed.
 
 try:  # CPython, installed: one copy of each module
     from paymote.crypto import cbor, cose, ed25519, messages
-    from paymote.crypto._compat import collect_after_burst, const
+    from paymote.crypto._compat import collect_after_burst, const, heap_bytes
     from paymote.firmware import attest, coap
     from paymote.firmware.counter import SequenceCounter
     from paymote.firmware.outbox import Outbox, OutboxFull
 except ImportError:  # on a board
     from crypto import cbor, cose, ed25519, messages
-    from crypto._compat import collect_after_burst, const
+    from crypto._compat import collect_after_burst, const, heap_bytes
     from firmware import attest, coap
     from firmware.counter import SequenceCounter
     from firmware.outbox import Outbox, OutboxFull
 
-BATCH_INTENTS_MAX = const(2)  # a batch's answer fits coap.LARGE_ANSWER_BYTES_MAX (docs/performance.md)
+# Intents per POST /b. A heap under _SMALL_HEAP_BYTES (an ESP32 without PSRAM:
+# 96 KB) sends 2, whose verdicts fit coap.LARGE_ANSWER_BYTES_MAX: fragmented by
+# the batch, it has no room for a longer answer (with 6, a 96 KB board failed at
+# every boot and a 112 KB one once in the simulation; docs/performance.md). The
+# others send 5, one datagram each way even at the formats' limits: 5 intents of
+# at most 192 B with their CBOR heads (971 B), and 5 verdicts of at most 202 B
+# (a receipt of at most 192 B, its code and Max-Age) are under coap.MESSAGE_BYTES_MAX.
+_SMALL_HEAP_BYTES = const(131072)
+BATCH_INTENTS_MAX = 2 if (heap_bytes() or _SMALL_HEAP_BYTES) < _SMALL_HEAP_BYTES else 5
 _PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 _VERDICTS_BYTES_MAX = const(4096)
 _REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
@@ -308,7 +316,11 @@ class Agent:
             response = self._client.request(coap.POST, "i", queued[0][1], cose.CONTENT_FORMAT_SIGN1)
             return [(response.code, response.payload, response.max_age_s)]
         response = self._client.request(
-            coap.POST, "b", cbor.encode([m for _, m in queued]), 60, coap.LARGE_ANSWER_BYTES_MAX
+            coap.POST,
+            "b",
+            cbor.encode([m for _, m in queued]),
+            60,
+            coap.LARGE_ANSWER_BYTES_MAX if len(queued) <= 2 else coap.MESSAGE_BYTES_MAX,
         )
         self.answered_batches += 1
         if response.code >> 5 != 2:

@@ -1,6 +1,7 @@
 """The firmware's entry point (firmware.main.run) on MicroPython, with the host
 HAL and a simulated meter: PERIODS periods against the gateway named in the
-board's config.json. Prints what is left queued and the free heap.
+board's config.json. Prints what is left queued, the free heap and the
+batch uploads answered.
 Arguments: FLASH_DIR PERIODS."""
 
 import gc
@@ -56,5 +57,16 @@ def world(hal, seconds):
 
 agent = main.run(HostHal(flash, clock, world), periods)
 gc.collect()
-print("queued", len(agent.outbox), "stopped", agent.stopped, "free", gc.mem_free(), "low", low[0])
+print(
+    "queued",
+    len(agent.outbox),
+    "stopped",
+    agent.stopped,
+    "free",
+    gc.mem_free(),
+    "low",
+    low[0],
+    "batches",
+    agent.answered_batches,
+)
 micropython.qstr_info()  # n_pool, n_qstr: the names interned, which tests/test_agent.py bounds
