@@ -110,15 +110,8 @@ class Agent:
         self._kid_hex = self._kid.hex()
         self._payer = config["payer"]
         self._payee = config["payee"]
-        host, port = config["gateway"][len("coap://") :].rstrip("/").rsplit(":", 1)
-        self._client = coap.Client(
-            hal.udp_socket(),
-            hal.resolve(host, int(port)),
-            hal.ticks_ms,
-            hal.random_bytes,
-            config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
-            self._while_waiting,
-        )
+        self._config = config  # the gateway's address, for connect() (a board's HAL keeps it too)
+        self._client = None  # the CoAP client, once connect() could make it
         self._polled_ms = hal.ticks_ms()
         last = self._last_signed()
         # Evidence and time continue across reboots from the last signed intent.
@@ -138,6 +131,29 @@ class Agent:
         firmware/deep_sleep.py's agent takes up a deep sleep's state instead."""
         self.bootcount = attest.next_bootcount(self._hal.storage)
         self.measurement = attest.measure(self._hal.open_file)
+
+    def connect(self):
+        """Whether the gateway can be reached this period: the HAL has the
+        network up (it joins Wi-Fi again if it dropped) and the CoAP client is
+        made, at the first such period, since a gateway named by a host name
+        needs DNS (a board that boots offline must still start)."""
+        if not self._hal.connect():
+            return False
+        if self._client is None:
+            host, port = self._config["gateway"][len("coap://") :].rstrip("/").rsplit(":", 1)
+            try:
+                address = self._hal.resolve(host, int(port))
+            except OSError:  # no DNS yet
+                return False
+            self._client = coap.Client(
+                self._hal.udp_socket(),
+                address,
+                self._hal.ticks_ms,
+                self._hal.random_bytes,
+                self._config.get("ack_timeout_ms", coap.ACK_TIMEOUT_MS),  # the simulator shortens it
+                self._while_waiting,
+            )
+        return True
 
     def _while_waiting(self):
         """The CoAP client's idle hook (at least every 2 s of a wait): feed the
@@ -204,7 +220,7 @@ class Agent:
         profile charges (each worth at least one minor unit), then send what
         is queued. While the network is down (the HAL could not join it) the
         period signs and keeps, and sends nothing."""
-        online = self.stopped is None and self._hal.connect()
+        online = self.stopped is None and self.connect()
         if online and not getattr(self._hal, "time_synced", True):
             self.time_from_gateway()
         if self._attested_s is not None and self._now_s() - self._attested_s >= self._reattest_s:

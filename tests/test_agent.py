@@ -462,3 +462,34 @@ async def test_while_wifi_is_down_periods_sign_and_keep_and_send_nothing(tmp_pat
     assert board.hal.joins == 5  # every period asks
     assert [e.amount_minor for e in _entries(data_dir)] == [42, 30, 30, 30, 15]
     assert ledger_command.verify(data_dir) == 0
+
+
+class _HalWithoutDnsAtFirst(HostHal):
+    """A board whose network is up but whose DNS does not answer until `dns` is set."""
+
+    dns = False
+
+    def resolve(self, host: str, port: int):
+        if not self.dns:
+            raise OSError(-202, "no DNS")  # what the esp32 port's getaddrinfo raises
+        return super().resolve(host, port)
+
+
+async def test_a_gateway_named_by_host_name_is_resolved_once_dns_answers(tmp_path):
+    """The board boots with its gateway named "localhost" and no DNS: it starts,
+    its periods sign and keep, and once DNS answers the queue goes. Before, the
+    agent resolved the name as it started, and the OSError ended the boot."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port):
+        board = Board(
+            flash, port, Clock(), hal_class=_HalWithoutDnsAtFirst, gateway=f"coap://localhost:{port}"
+        )
+        for _ in range(2):
+            await board.period(1400)
+        assert len(board.agent.outbox) == 2 and _entries(data_dir) == []
+        board.hal.dns = True
+        await board.period(1000)
+        assert len(board.agent.outbox) == 0
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 30]
