@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import coap_load  # noqa: E402
 import gateway_throughput as throughput  # noqa: E402
 
-from paymote.crypto import messages  # noqa: E402
+from paymote.crypto import inbound  # noqa: E402
 from paymote.gateway import decode, keys  # noqa: E402
 from paymote.gateway.committer import APPLY_FOR_KIND, Committer, _Work  # noqa: E402
 from paymote.gateway.store import Store  # noqa: E402
@@ -92,15 +92,13 @@ def writer_us_per_intent() -> float:
             loop = asyncio.get_running_loop()
             batch = []
             for message in signed:
-                envelope, parsed = decode.decode_message(message, messages.KIND_INTENT)
+                envelope, parsed = decode.decode_message(message, inbound.KIND_INTENT)
                 batch.append((envelope.kid, message, parsed))
             started = time.perf_counter()
             for i in range(0, len(batch), 200):
                 committer._commit(  # noqa: SLF001 - the writer's own cost, without the queue around it
                     [
-                        _Work(
-                            APPLY_FOR_KIND[messages.KIND_INTENT], kid, message, parsed, loop.create_future()
-                        )
+                        _Work(APPLY_FOR_KIND[inbound.KIND_INTENT], kid, message, parsed, loop.create_future())
                         for kid, message, parsed in batch[i : i + 200]
                     ]
                 )

@@ -1,15 +1,15 @@
-"""Builders and parsers for paymote's four message kinds.
+"""Builders for paymote's device messages: payment intents, attestations
+(EAT) and reading batches, and the field checks they share with their parsers.
 
 docs/paymote.cddl is the single source of truth for these layouts; each
-builder validates its arguments with the same checks its parser applies to
-what arrives, so a board can never sign what the gateway would refuse.
+builder validates its arguments with the same checks its parser
+(crypto/inbound.py) applies to what arrives, so a board can never sign what
+the gateway would refuse. A board builds; it never loads the parsers.
 
-A payload is a map with small integer keys (one byte each when encoded). A
-parser takes the decoded payload (from crypto.cbor or cbor2) and returns a
-plain object, or raises FieldError naming the field.
+A payload is a map with small integer keys (one byte each when encoded).
 """
 
-from . import cbor, cose
+from . import cbor
 from ._compat import const, sha256_digest
 from .errors import FieldError
 
@@ -17,7 +17,6 @@ from .errors import FieldError
 INTENT_BYTES_MAX = const(192)
 ATTESTATION_BYTES_MAX = const(320)
 READING_BATCH_BYTES_MAX = const(1024)
-_RECEIPT_BYTES_MAX = const(192)
 
 # Payment intent payload keys (docs/paymote.cddl: intent-payload)
 _INTENT_SEQ = const(1)
@@ -41,16 +40,16 @@ _CLAIM_IAT = const(6)
 _CLAIM_NONCE = const(10)
 _CLAIM_UEID = const(256)
 _CLAIM_DBGSTAT = const(263)
-_CLAIM_LOCATION = const(264)
+CLAIM_LOCATION = const(264)
 _CLAIM_BOOTCOUNT = const(267)
 _CLAIM_SWNAME = const(270)
 _CLAIM_SWVERSION = const(271)
 _CLAIM_MEASUREMENTS = const(273)
 _UEID_TYPE_RAND = const(0x01)  # RFC 9711 §4.2.1
-_VERSION_SCHEME_SEMVER = const(16384)  # CoSWID version-scheme (RFC 9393 §4.1)
+VERSION_SCHEME_SEMVER = const(16384)  # CoSWID version-scheme (RFC 9393 §4.1)
 # Experimental CoAP Content-Format (RFC 7252 §12.3: 65000-65535) naming our
 # measurement: the SHA-256 of the firmware build manifest.
-_CONTENT_FORMAT_MANIFEST_DIGEST = const(65000)
+CONTENT_FORMAT_MANIFEST_DIGEST = const(65000)
 _LOCATION_LATITUDE = const(1)  # RFC 9711 §4.2.10
 _LOCATION_LONGITUDE = const(2)
 _LOCATION_ALTITUDE = const(3)
@@ -68,23 +67,13 @@ SENML_VALUE = const(2)
 SENML_TIME = const(6)
 _BATCH_RECORDS_MAX = const(48)
 
-# Gateway receipt payload keys
-_RECEIPT_DEVICE = const(1)
-_RECEIPT_SEQ = const(2)
-_RECEIPT_ENTRY_HASH = const(3)
-_RECEIPT_TIME = const(4)
-_RECEIPT_KIND = const(5)
-KIND_INTENT = const(1)
-KIND_ATTESTATION = const(2)
-KIND_READING_BATCH = const(3)
-
 _CHAIN_HASH_BYTES = const(16)
 GENESIS_HASH = bytes(_CHAIN_HASH_BYTES)  # "prev" of a device's first intent
 _UINT32_MAX = const(0xFFFFFFFF)
-_SEQ_MAX = const(0xFFFFFFFF)
+SEQ_MAX = const(0xFFFFFFFF)
 _AMOUNT_MINOR_MAX = const(1000000000000)  # 10**12 minor units per intent
 _ACCOUNT_BYTES_MAX = const(32)
-_TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
+TIME_S_MIN = const(1577836800)  # 2020-01-01: earlier stamps mean no clock
 _ACCOUNT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.:_-"
 
 # ISO 4217 alphabetic codes the formats accept, with their minor-unit digits.
@@ -114,18 +103,7 @@ def chain_hash(message):
 # ------------------------------------------------------------ field checks
 
 
-def _fields(payload, required, optional, what):
-    if not isinstance(payload, dict):
-        raise FieldError(what, "payload must be a map")
-    for key in payload:
-        if key not in required and key not in optional:
-            raise FieldError(what, "unknown key %r" % (key,))
-    for key in required:
-        if key not in payload:
-            raise FieldError(what, "missing key %d" % key)
-
-
-def _uint(value, name, low=0, high=_UINT32_MAX):
+def check_uint(value, name, low=0, high=_UINT32_MAX):
     if not isinstance(value, int) or isinstance(value, bool):
         raise FieldError(name, "must be an unsigned integer")
     if value < low or value > high:
@@ -133,7 +111,7 @@ def _uint(value, name, low=0, high=_UINT32_MAX):
     return value
 
 
-def _bytes(value, name, low, high):
+def check_bytes(value, name, low, high):
     if not isinstance(value, bytes):
         raise FieldError(name, "must be a byte string")
     if not low <= len(value) <= high:
@@ -173,7 +151,7 @@ def _number(value, name):
     return value
 
 
-def _pair(value, name):
+def check_pair(value, name):
     if not isinstance(value, list) or len(value) != 2:
         raise FieldError(name, "must be an array of 2")
     return value
@@ -182,7 +160,7 @@ def _pair(value, name):
 # ------------------------------------------------------------ records
 
 
-class _Record:
+class Record:
     """A message's fields as attributes. FIELDS name them in the order of the
     payload KEYS. One shared __init__ and payload() keep the module small in a
     board's RAM. Build with keywords (missing fields are None and fail their
@@ -203,15 +181,10 @@ class _Record:
         return {key: getattr(self, name) for key, name in zip(self.KEYS, self.FIELDS)}
 
 
-def _parse(cls, payload, what, optional=()):
-    _fields(payload, [k for k in cls.KEYS if k not in optional], optional, what)
-    return cls(*[payload.get(k) for k in cls.KEYS])
-
-
 # ------------------------------------------------------------ payment intent
 
 
-class Intent(_Record):
+class Intent(Record):
     """A device's signed promise: payer owes payee amount_minor in currency,
     priced from evidence under tariff, for the period ending at time_s."""
 
@@ -244,53 +217,48 @@ class Intent(_Record):
 def _check_evidence(evidence):
     if not isinstance(evidence, list) or len(evidence) != 3:
         raise FieldError("evidence", "must be an array of 3")
-    kind = _uint(evidence[0], "evidence type", 1, 3)
+    kind = check_uint(evidence[0], "evidence type", 1, 3)
     if kind == EVIDENCE_DELIVERY:
         _text(evidence[1], "consignment", _ACCOUNT_BYTES_MAX)
-        event = _uint(evidence[2], "delivery event")
+        event = check_uint(evidence[2], "delivery event")
         if event not in DELIVERY_EVENTS:
             raise FieldError("delivery event", "must be 1, 2 or 3")
     else:
-        start = _uint(evidence[1], "evidence start", 0, _AMOUNT_MINOR_MAX)
-        end = _uint(evidence[2], "evidence end", 0, _AMOUNT_MINOR_MAX)
+        start = check_uint(evidence[1], "evidence start", 0, _AMOUNT_MINOR_MAX)
+        end = check_uint(evidence[2], "evidence end", 0, _AMOUNT_MINOR_MAX)
         if end < start:
             raise FieldError("evidence end", "before its start")
     return evidence
 
 
-def _check_intent(intent):
-    _uint(intent.seq, "seq", 1, _SEQ_MAX)
-    _uint(intent.time_s, "time", _TIME_S_MIN)
-    _bytes(intent.prev, "prev", _CHAIN_HASH_BYTES, _CHAIN_HASH_BYTES)
+def check_intent(intent):
+    check_uint(intent.seq, "seq", 1, SEQ_MAX)
+    check_uint(intent.time_s, "time", TIME_S_MIN)
+    check_bytes(intent.prev, "prev", _CHAIN_HASH_BYTES, _CHAIN_HASH_BYTES)
     _account(intent.payer, "payer")
     _account(intent.payee, "payee")
     if intent.payer == intent.payee:
         raise FieldError("payee", "same account as the payer")
-    _uint(intent.amount_minor, "amount", 1, _AMOUNT_MINOR_MAX)
+    check_uint(intent.amount_minor, "amount", 1, _AMOUNT_MINOR_MAX)
     if not isinstance(intent.currency, str) or minor_unit_digits(intent.currency) is None:
         raise FieldError("currency", "not an accepted ISO 4217 code")
     _check_evidence(intent.evidence)
-    tariff = _pair(intent.tariff, "tariff")
-    _uint(tariff[0], "tariff id")
-    _uint(tariff[1], "tariff version")
-    _uint(intent.period_s, "period", 1, 31 * 86400)
+    tariff = check_pair(intent.tariff, "tariff")
+    check_uint(tariff[0], "tariff id")
+    check_uint(tariff[1], "tariff version")
+    check_uint(intent.period_s, "period", 1, 31 * 86400)
     return intent
 
 
 def intent_payload(**fields):
     """The encoded payload of a payment intent; raises FieldError on a bad field."""
-    return cbor.encode(_check_intent(Intent(**fields)).payload())
-
-
-def parse_intent(payload):
-    """An Intent from a decoded intent payload map."""
-    return _check_intent(_parse(Intent, payload, "intent"))
+    return cbor.encode(check_intent(Intent(**fields)).payload())
 
 
 # ------------------------------------------------------------ attestation (EAT)
 
 
-class Attestation(_Record):
+class Attestation(Record):
     """An Entity Attestation Token (RFC 9711) as CWT claims."""
 
     FIELDS = (
@@ -313,15 +281,15 @@ class Attestation(_Record):
         _CLAIM_SWVERSION,
         _CLAIM_BOOTCOUNT,
         _CLAIM_DBGSTAT,
-        _CLAIM_LOCATION,
+        CLAIM_LOCATION,
     )
 
     def payload(self):
-        claims = _Record.payload(self)
-        claims[_CLAIM_MEASUREMENTS] = [[_CONTENT_FORMAT_MANIFEST_DIGEST, self.measurement]]
-        claims[_CLAIM_SWVERSION] = [self.swversion, _VERSION_SCHEME_SEMVER]
+        claims = Record.payload(self)
+        claims[_CLAIM_MEASUREMENTS] = [[CONTENT_FORMAT_MANIFEST_DIGEST, self.measurement]]
+        claims[_CLAIM_SWVERSION] = [self.swversion, VERSION_SCHEME_SEMVER]
         if self.location is None:
-            del claims[_CLAIM_LOCATION]
+            del claims[CLAIM_LOCATION]
         return claims
 
 
@@ -362,44 +330,30 @@ def _check_location(claim):
     return claim
 
 
-def _check_attestation(att):
-    ueid = _bytes(att.ueid, "ueid", 17, 17)
+def check_attestation(att):
+    ueid = check_bytes(att.ueid, "ueid", 17, 17)
     if ueid[0] != _UEID_TYPE_RAND:
         raise FieldError("ueid", "must be of type RAND (0x01)")
-    _bytes(att.nonce, "nonce", 8, 64)
-    _uint(att.iat, "iat", _TIME_S_MIN)
-    _bytes(att.measurement, "measurement", 32, 32)
+    check_bytes(att.nonce, "nonce", 8, 64)
+    check_uint(att.iat, "iat", TIME_S_MIN)
+    check_bytes(att.measurement, "measurement", 32, 32)
     _text(att.swname, "swname", 32)
     _text(att.swversion, "swversion", 16)
-    _uint(att.bootcount, "bootcount")
-    _uint(att.dbgstat, "dbgstat", 0, 4)
+    check_uint(att.bootcount, "bootcount")
+    check_uint(att.dbgstat, "dbgstat", 0, 4)
     if att.location is not None:
         _check_location(att.location)
     return att
 
 
 def attestation_payload(**fields):
-    return cbor.encode(_check_attestation(Attestation(**fields)).payload())
-
-
-def parse_attestation(payload):
-    att = _parse(Attestation, payload, "attestation", (_CLAIM_LOCATION,))
-    measurements = att.measurement
-    if not isinstance(measurements, list) or len(measurements) != 1:
-        raise FieldError("measurements", "must hold exactly one measurement")
-    content_format, att.measurement = _pair(measurements[0], "measurement")
-    if content_format != _CONTENT_FORMAT_MANIFEST_DIGEST:
-        raise FieldError("measurement", "unknown content format")
-    att.swversion, scheme = _pair(att.swversion, "swversion")
-    if scheme != _VERSION_SCHEME_SEMVER:
-        raise FieldError("swversion", "version scheme must be semver (16384)")
-    return _check_attestation(att)
+    return cbor.encode(check_attestation(Attestation(**fields)).payload())
 
 
 # ------------------------------------------------------------ reading batch
 
 
-class ReadingBatch(_Record):
+class ReadingBatch(Record):
     """Raw sensor samples as SenML records (RFC 8428), numbered per device."""
 
     FIELDS = ("seq", "time_s", "records")
@@ -432,9 +386,9 @@ def _check_record(record):
             _number(record[key], name)
 
 
-def _check_batch(batch):
-    _uint(batch.seq, "seq", 1, _SEQ_MAX)
-    _uint(batch.time_s, "time", _TIME_S_MIN)
+def check_batch(batch):
+    check_uint(batch.seq, "seq", 1, SEQ_MAX)
+    check_uint(batch.time_s, "time", TIME_S_MIN)
     records = batch.records
     if not isinstance(records, list) or not 1 <= len(records) <= _BATCH_RECORDS_MAX:
         raise FieldError("records", "must be an array of 1..%d" % _BATCH_RECORDS_MAX)
@@ -444,63 +398,4 @@ def _check_batch(batch):
 
 
 def reading_batch_payload(**fields):
-    return cbor.encode(_check_batch(ReadingBatch(**fields)).payload())
-
-
-def parse_reading_batch(payload):
-    return _check_batch(_parse(ReadingBatch, payload, "reading batch"))
-
-
-# ------------------------------------------------------------ gateway receipt
-
-
-class Receipt(_Record):
-    """The gateway's signed acknowledgement that a device message is recorded."""
-
-    FIELDS = ("device_id", "seq", "entry_hash", "time_s", "kind")
-    KEYS = (_RECEIPT_DEVICE, _RECEIPT_SEQ, _RECEIPT_ENTRY_HASH, _RECEIPT_TIME, _RECEIPT_KIND)
-
-
-def _check_receipt(receipt):
-    _bytes(receipt.device_id, "device", cose.KID_BYTES, cose.KID_BYTES)
-    _uint(receipt.seq, "seq", 0, _SEQ_MAX)
-    _bytes(receipt.entry_hash, "entry hash", 32, 32)
-    _uint(receipt.time_s, "time", _TIME_S_MIN)
-    _uint(receipt.kind, "kind", KIND_INTENT, KIND_READING_BATCH)
-    return receipt
-
-
-def receipt_payload(**fields):
-    return cbor.encode(_check_receipt(Receipt(**fields)).payload())
-
-
-def parse_receipt(payload):
-    return _check_receipt(_parse(Receipt, payload, "receipt"))
-
-
-# ------------------------------------------------------------ whole messages
-
-KINDS = {
-    KIND_INTENT: (INTENT_BYTES_MAX, parse_intent),
-    KIND_ATTESTATION: (ATTESTATION_BYTES_MAX, parse_attestation),
-    KIND_READING_BATCH: (READING_BATCH_BYTES_MAX, parse_reading_batch),
-}
-
-
-def open_message(message, kind, keys):
-    """Check and verify a device message of a known kind with the portable
-    code: (Sign1, parsed payload). The cheap structural checks run before the
-    signature check. Raises a MessageError subclass, never returns False."""
-    size_max, parse = KINDS[kind]
-    envelope = cose.parse_sign1(message, size_max)
-    parsed = parse(cbor.decode(envelope.payload, size_max=size_max, depth_max=4))
-    cose.check_signature(envelope, keys)
-    return envelope, parsed
-
-
-def open_receipt(message, gateway_keys):
-    """Check and verify a gateway receipt: (Sign1, Receipt)."""
-    envelope = cose.parse_sign1(message, _RECEIPT_BYTES_MAX)
-    parsed = parse_receipt(cbor.decode(envelope.payload, size_max=_RECEIPT_BYTES_MAX, depth_max=1))
-    cose.check_signature(envelope, gateway_keys)
-    return envelope, parsed
+    return cbor.encode(check_batch(ReadingBatch(**fields)).payload())

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from paymote.crypto import messages
+from paymote.crypto import inbound
 from paymote.gateway import record
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.metrics import Metrics
@@ -46,9 +46,9 @@ class QueueFull(Exception):  # noqa: N818 - a condition, not a failure
 Apply = Callable[[record.Context, bytes, bytes, Any, int], Outcome]
 
 APPLY_FOR_KIND: dict[int, Apply] = {
-    messages.KIND_INTENT: record.intent,
-    messages.KIND_ATTESTATION: record.attestation,
-    messages.KIND_READING_BATCH: record.reading_batch,
+    inbound.KIND_INTENT: record.intent,
+    inbound.KIND_ATTESTATION: record.attestation,
+    inbound.KIND_READING_BATCH: record.reading_batch,
 }
 
 

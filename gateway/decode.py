@@ -17,7 +17,7 @@ from typing import Any
 
 import cbor2
 
-from paymote.crypto import cbor, cose, messages
+from paymote.crypto import cbor, cose, inbound
 from paymote.crypto._cbor_host import key_orders_agree
 from paymote.crypto.errors import TooLarge
 from paymote.gateway import envelope
@@ -99,6 +99,6 @@ def decode_sign1(message: bytes, size_max: int) -> cose.Sign1:
 
 def decode_message(message: bytes, kind: int) -> tuple[cose.Sign1, Any]:
     """(envelope, parsed payload) of a device message of the given kind."""
-    size_max, parse = messages.KINDS[kind]
+    size_max, parse = inbound.KINDS[kind]
     envelope = decode_sign1(message, size_max)
     return envelope, parse(loads(envelope.payload, size_max, depth_max=4))

@@ -31,7 +31,7 @@ from typing import Any
 import aiocoap
 from aiocoap.numbers.codes import Code
 
-from paymote.crypto import messages
+from paymote.crypto import inbound
 from paymote.crypto.errors import MessageError
 from paymote.gateway import responses
 from paymote.gateway.metrics import Metrics
@@ -232,7 +232,7 @@ class FastPath:
 
     def _intent(self, request: Request, key: bytes, ancdata: list, address: Any) -> None:
         try:
-            started = self._pipeline.start(messages.KIND_INTENT, request.payload)
+            started = self._pipeline.start(inbound.KIND_INTENT, request.payload)
         except MessageError as error:
             self._answer(request, key, ancdata, address, "intent", responses.for_error(error))
             return

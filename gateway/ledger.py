@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import cbor2
 
-from paymote.crypto import messages
+from paymote.crypto import inbound, messages
 from paymote.crypto.errors import MessageError
 from paymote.gateway import receipts
 from paymote.gateway.keys import GatewayKey
@@ -76,7 +76,7 @@ def record(
         entry_hash=b"",
     )
     digest = entry_hash(previous, draft)
-    receipt = receipts.issue(gateway_key, device_id, intent.seq, digest, now_s, messages.KIND_INTENT)
+    receipt = receipts.issue(gateway_key, device_id, intent.seq, digest, now_s, inbound.KIND_INTENT)
     entry = Entry(**{**draft.__dict__, "receipt": receipt, "entry_hash": digest})
     _check_before_write(entry)
     store.add_entry(entry)
@@ -136,7 +136,7 @@ def verify(store: Store, device_keys: dict, gateway_keys: dict) -> Problem | Non
 
 def _check_evidence(entry: Entry, device_keys: dict) -> str | None:
     try:
-        envelope, intent = messages.open_message(entry.evidence, messages.KIND_INTENT, device_keys)
+        envelope, intent = inbound.open_message(entry.evidence, inbound.KIND_INTENT, device_keys)
     except MessageError as e:
         return f"evidence does not verify: {type(e).__name__}: {e}"
     if envelope.kid != entry.device_id:
@@ -150,7 +150,7 @@ def _check_evidence(entry: Entry, device_keys: dict) -> str | None:
 
 def _check_receipt(entry: Entry, gateway_keys: dict) -> str | None:
     try:
-        _, receipt = messages.open_receipt(entry.receipt, gateway_keys)
+        _, receipt = inbound.open_receipt(entry.receipt, gateway_keys)
     except MessageError as e:
         return f"receipt does not verify: {type(e).__name__}: {e}"
     if (receipt.device_id, receipt.seq, receipt.entry_hash) != (entry.device_id, entry.seq, entry.entry_hash):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, Union
 
-from paymote.crypto import messages
+from paymote.crypto import inbound, messages
 from paymote.crypto.errors import FieldError, MessageError
 from paymote.gateway import authenticate, decode, senml
 from paymote.gateway.committer import QueueFull
@@ -103,9 +103,9 @@ class Pipeline:
         with self._metrics.verify_seconds.time():
             envelope, parsed = decode.decode_message(message, kind)
             authenticate.authenticate(envelope, self._keys)
-        if kind == messages.KIND_ATTESTATION and parsed.ueid[1:9] != envelope.kid:
+        if kind == inbound.KIND_ATTESTATION and parsed.ueid[1:9] != envelope.kid:
             raise FieldError("ueid", "names another device than the signing key")
-        if kind == messages.KIND_READING_BATCH:
+        if kind == inbound.KIND_READING_BATCH:
             senml.check_names(parsed)
         wait_s = self._rate.take(envelope.kid, self._clock())
         if wait_s:
@@ -128,7 +128,7 @@ class Pipeline:
             try:
                 if not isinstance(item, bytes):
                     raise FieldError("batch item", "a signed intent as a byte string")
-                started.append(self.start(messages.KIND_INTENT, item))
+                started.append(self.start(inbound.KIND_INTENT, item))
             except MessageError as error:
                 started.append(error)
         return started
@@ -138,13 +138,13 @@ class Pipeline:
         return await started if isinstance(started, asyncio.Future) else started
 
     async def intent(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_INTENT, message)
+        return await self._one(inbound.KIND_INTENT, message)
 
     async def attestation(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_ATTESTATION, message)
+        return await self._one(inbound.KIND_ATTESTATION, message)
 
     async def reading_batch(self, message: bytes) -> Outcome:
-        return await self._one(messages.KIND_READING_BATCH, message)
+        return await self._one(inbound.KIND_READING_BATCH, message)
 
     async def intent_batch(self, payload: bytes) -> list[Outcome | MessageError]:
         return [await s if isinstance(s, asyncio.Future) else s for s in self.start_batch(payload)]

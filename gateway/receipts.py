@@ -7,20 +7,20 @@ head in its shortest form), a receipt payload is
 
     a5  01 48 <device: 8>  02 <uint seq>  03 58 20 <entry hash: 32>  04 <uint time>  05 <uint kind>
 
-Values outside the range written here go to crypto.messages.receipt_payload,
+Values outside the range written here go to crypto.inbound.receipt_payload,
 which encodes them or names what is wrong; tests/test_receipts.py holds the
 two to the same bytes.
 """
 
 from __future__ import annotations
 
-from paymote.crypto import cose, messages
+from paymote.crypto import cose, inbound
 from paymote.gateway.keys import GatewayKey
 
 _UINT32_END = 1 << 32
 _TIME_S_MIN = 1577836800  # crypto.messages refuses earlier stamps (no clock); tested at the boundary
 _HASH_BYTES = 32
-_KINDS = frozenset((messages.KIND_INTENT, messages.KIND_ATTESTATION, messages.KIND_READING_BATCH))
+_KINDS = frozenset((inbound.KIND_INTENT, inbound.KIND_ATTESTATION, inbound.KIND_READING_BATCH))
 
 
 def _uint(n: int) -> bytes:
@@ -35,7 +35,7 @@ def _uint(n: int) -> bytes:
 
 
 def payload(device_id: bytes, seq: int, entry_hash: bytes, time_s: int, kind: int) -> bytes:
-    """crypto.messages.receipt_payload's bytes for the same fields."""
+    """crypto.inbound.receipt_payload's bytes for the same fields."""
     if (
         type(device_id) is bytes
         and len(device_id) == cose.KID_BYTES
@@ -61,7 +61,7 @@ def payload(device_id: bytes, seq: int, entry_hash: bytes, time_s: int, kind: in
                 bytes((kind,)),
             )
         )
-    return messages.receipt_payload(
+    return inbound.receipt_payload(
         device_id=device_id, seq=seq, entry_hash=entry_hash, time_s=time_s, kind=kind
     )
 

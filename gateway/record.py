@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from paymote.crypto import messages
+from paymote.crypto import inbound, messages
 from paymote.gateway import ledger, policy, receipts, senml, sequence
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.nonces import NonceBook
@@ -102,7 +102,7 @@ def attestation(
         return Stale("nonce not issued here, already used, or expired")
     digest = hashlib.sha256(message).digest()
     receipt = receipts.issue(
-        ctx.gateway_key, device_id, parsed.bootcount, digest, now_s, messages.KIND_ATTESTATION
+        ctx.gateway_key, device_id, parsed.bootcount, digest, now_s, inbound.KIND_ATTESTATION
     )
     location = None
     if parsed.location is not None:
@@ -137,7 +137,7 @@ def reading_batch(
         return again
     digest = hashlib.sha256(message).digest()
     receipt = receipts.issue(
-        ctx.gateway_key, device_id, parsed.seq, digest, now_s, messages.KIND_READING_BATCH
+        ctx.gateway_key, device_id, parsed.seq, digest, now_s, inbound.KIND_READING_BATCH
     )
     ctx.store.add_reading_batch(
         device_id, parsed.seq, parsed.time_s, now_s, message, receipt, senml.samples(parsed)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from paymote.crypto import messages
+from paymote.crypto import inbound, messages
 from paymote.gateway import authenticate, decode
 from paymote.gateway.diag import sign1_diagnostic
 from paymote.simulator.sample import sample
 
 _KINDS = (
-    ("intent", "payment intent", messages.KIND_INTENT),
-    ("attestation", "attestation (EAT)", messages.KIND_ATTESTATION),
-    ("reading_batch", "reading batch (SenML)", messages.KIND_READING_BATCH),
+    ("intent", "payment intent", inbound.KIND_INTENT),
+    ("attestation", "attestation (EAT)", inbound.KIND_ATTESTATION),
+    ("reading_batch", "reading batch (SenML)", inbound.KIND_READING_BATCH),
 )
 
 
@@ -67,7 +67,7 @@ def run(seed: int, as_json: bool) -> int:
         message = s[key]
         envelope, parsed = decode.decode_message(message, kind)
         authenticate.authenticate(envelope, keys)
-        size_max = messages.KINDS[kind][0]
+        size_max = inbound.KINDS[kind][0]
         print(f"\n{title}: {len(message)} bytes (limit {size_max}), COSE_Sign1, Content-Format 18")
         print(sign1_diagnostic(message))
         print(f"  verified: {_summary(key, parsed)}")

@@ -23,7 +23,7 @@ from pathlib import Path
 import aiocoap
 import cbor2
 
-from paymote.crypto import cose, ed25519, messages
+from paymote.crypto import cose, ed25519, inbound, messages
 from paymote.gateway import registry
 from paymote.gateway.store import Store
 
@@ -108,7 +108,7 @@ def _tampered(message: bytes) -> bytes:
 
 def _clone(victim_seed: bytes, accepted: bytes) -> bytes:
     """Another intent at the accepted one's sequence number, signed with the victim's key."""
-    intent = messages.parse_intent(cbor2.loads(cbor2.loads(accepted).value[2]))
+    intent = inbound.parse_intent(cbor2.loads(cbor2.loads(accepted).value[2]))
     fields = {name: getattr(intent, name) for name in messages.Intent.FIELDS}
     fields["amount_minor"] += 7
     key = ed25519.SigningKey(victim_seed)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import cbor2
 
-from paymote.crypto import cose, messages
+from paymote.crypto import cose, inbound, messages
 from paymote.firmware.counter import BLOCK
 from paymote.firmware.outbox import RECEIPTS_KEPT
 from paymote.firmware.storage import FlashStorage
@@ -110,7 +110,7 @@ def check(
     for name, flash in flashes.items():
         for seq, receipt in flash.receipts.items():
             payload = cose.verify1(receipt, {gateway.kid: gateway_key}).payload
-            fields = messages.parse_receipt(cbor2.loads(payload))
+            fields = inbound.parse_receipt(cbor2.loads(payload))
             entry = entry_at.get((flash.device_id, seq))
             if entry is None or by_place[(flash.device_id, seq)] != 1:
                 problems["receipted-once"].append(f"{name} seq {seq}: receipt but not in the ledger once")

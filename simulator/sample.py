@@ -6,10 +6,10 @@ key included, derives from the seed, so one seed always gives the same bytes.
 """
 
 try:
-    from paymote.crypto import cose, ed25519, messages
+    from paymote.crypto import cose, ed25519, inbound, messages
     from paymote.crypto._compat import sha256_digest
 except ImportError:  # on a board or under the micropython interpreter
-    from crypto import cose, ed25519, messages
+    from crypto import cose, ed25519, inbound, messages
     from crypto._compat import sha256_digest
 
 SAMPLE_TIME_S = 1764374400  # 2025-11-29T00:00:00Z
@@ -89,11 +89,11 @@ def sample(seed=1):
     }
 
 
-def sample_receipt(seed, message, seq, kind=messages.KIND_INTENT):
+def sample_receipt(seed, message, seq, kind=inbound.KIND_INTENT):
     """(receipt, gateway public key): a sample gateway's receipt for message.
     The entry hash stands in for the ledger's: SHA-256 of the message."""
     key = ed25519.SigningKey(derive(seed, b"gateway key"))
-    payload = messages.receipt_payload(
+    payload = inbound.receipt_payload(
         device_id=cose.parse_sign1(message).kid,
         seq=seq,
         entry_hash=sha256_digest(message),

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymote.crypto import cose, messages
+from paymote.crypto import cose, inbound, messages
 from paymote.simulator.sample import sample, sample_receipt
 from tests.conftest import REPO
 
@@ -57,11 +57,11 @@ def test_every_doc_example_validates_and_verifies(rule, message):
     if rule == "receipt-message":
         _, gateway_public = sample_receipt(1, s["intent"], 17)
         keys = {cose.key_id(gateway_public): cose.Ed25519Key(gateway_public)}
-        messages.open_receipt(message, keys)
+        inbound.open_receipt(message, keys)
     else:
         keys = {s["device_id"]: cose.Ed25519Key(s["device_public_key"])}
         kind = {"intent-message": 1, "attestation-message": 2, "reading-batch-message": 3}[rule]
-        messages.open_message(message, kind, keys)
+        inbound.open_message(message, kind, keys)
 
 
 def test_doc_examples_are_what_paymote_sample_prints():

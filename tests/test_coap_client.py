@@ -16,7 +16,7 @@ from aiocoap import resource
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymote.crypto import messages
+from paymote.crypto import inbound
 from paymote.firmware import coap
 from paymote.gateway import authenticate, keys
 from tests.conftest import MPY_SCRIPTS, run_micropython
@@ -118,7 +118,7 @@ async def test_against_the_real_gateway(tmp_path):
         ("4.00", coap.DEAD_LETTER),
     ]
     key = keys.load(tmp_path / keys.KEY_FILE)
-    _, receipt = messages.open_receipt(results[0].payload, {key.kid: authenticate.Ed25519Key(key.public)})
+    _, receipt = inbound.open_receipt(results[0].payload, {key.kid: authenticate.Ed25519Key(key.public)})
     assert receipt.seq == 1 and results[1].payload == results[0].payload
 
 

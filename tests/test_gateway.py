@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiocoap.numbers.codes import Code
 
-from paymote.crypto import cose, messages
+from paymote.crypto import cose, inbound, messages
 from paymote.gateway import authenticate, keys
 from paymote.gateway.store import Store
 from tests.gateway_helpers import Device, running_gateway
@@ -32,7 +32,7 @@ async def test_accepted_intent_gets_a_receipt_and_one_entry(tmp_path):
         response = await gateway.post("i", message)
     assert response.code == Code.CREATED
     assert response.opt.content_format == 18
-    _, receipt = messages.open_receipt(response.payload, _gateway_keys(tmp_path))
+    _, receipt = inbound.open_receipt(response.payload, _gateway_keys(tmp_path))
     entries, balances, _ = _ledger(tmp_path)
     assert len(entries) == 1 and entries[0].evidence == message
     assert (receipt.device_id, receipt.seq, receipt.entry_hash) == (device.kid, 1, entries[0].entry_hash)
@@ -206,8 +206,8 @@ async def test_time_and_resource_discovery(tmp_path):
 def test_receipt_signature_is_checked_against_the_gateway_key(tmp_path):
     """Receipts name the gateway's kid and verify under its key only."""
     key = keys.load_or_create(tmp_path)
-    payload = messages.receipt_payload(
-        device_id=bytes(8), seq=1, entry_hash=bytes(32), time_s=1764374400, kind=messages.KIND_INTENT
+    payload = inbound.receipt_payload(
+        device_id=bytes(8), seq=1, entry_hash=bytes(32), time_s=1764374400, kind=inbound.KIND_INTENT
     )
     receipt = cose.sign1(payload, key, key.kid)
-    assert messages.open_receipt(receipt, _gateway_keys(tmp_path))[1].seq == 1
+    assert inbound.open_receipt(receipt, _gateway_keys(tmp_path))[1].seq == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pycddl
 from aiocoap.numbers.codes import Code
 
-from paymote.crypto import cbor, cose, messages
+from paymote.crypto import cbor, cose, inbound, messages
 from paymote.gateway import authenticate, keys
 from paymote.gateway.store import Store
 from tests.gateway_helpers import Device, running_gateway
@@ -29,8 +29,8 @@ async def test_attestation_with_a_fresh_nonce_is_stored_once(tmp_path):
         first = await gateway.post("a", message)
         again = await gateway.post("a", message)
     assert (first.code, again.code) == (Code.CREATED, Code.CHANGED) and again.payload == first.payload
-    _, receipt = messages.open_receipt(first.payload, _gateway_keys(tmp_path))
-    assert (receipt.kind, receipt.seq, receipt.device_id) == (messages.KIND_ATTESTATION, 4, device.kid)
+    _, receipt = inbound.open_receipt(first.payload, _gateway_keys(tmp_path))
+    assert (receipt.kind, receipt.seq, receipt.device_id) == (inbound.KIND_ATTESTATION, 4, device.kid)
     store = Store(tmp_path)
     stored = store.latest_attestation(device.kid)
     store.close()
@@ -99,7 +99,7 @@ async def test_batch_upload_gives_each_intent_its_own_verdict(tmp_path):
     codes = [item[0] for item in verdicts]
     assert codes == [65] * 4 + [128, 129] + [65] * 8  # 2.01 x4, 4.00, 4.01, 2.01 x8
     gateway_keys = _gateway_keys(tmp_path)
-    seqs = [messages.open_receipt(item[1], gateway_keys)[1].seq for item in verdicts if item[0] == 65]
+    seqs = [inbound.open_receipt(item[1], gateway_keys)[1].seq for item in verdicts if item[0] == 65]
     assert seqs == list(range(1, 13))
     cddl = (Path(__file__).resolve().parent.parent / "docs" / "paymote.cddl").read_text()
     pycddl.Schema(f"root = batch-verdicts\n{cddl}").validate_cbor(response.payload)

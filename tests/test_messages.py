@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from paymote.crypto import cbor, cose, ed25519, messages
+from paymote.crypto import cbor, cose, ed25519, inbound, messages
 from paymote.crypto.errors import FieldError, TooLarge
 
 KEY = ed25519.SigningKey(bytes(range(32)))
@@ -32,7 +32,7 @@ def _intent(**changes):
 def test_intent_round_trip():
     """A built, signed intent opens to the same fields."""
     message = cose.sign1(messages.intent_payload(**INTENT), KEY, KID)
-    envelope, intent = messages.open_message(message, messages.KIND_INTENT, KEYS)
+    envelope, intent = inbound.open_message(message, inbound.KIND_INTENT, KEYS)
     assert envelope.kid == KID
     assert {name: getattr(intent, name) for name in messages.Intent.FIELDS} == INTENT
     assert len(message) <= 160
@@ -77,7 +77,7 @@ def test_bad_intent_fields_are_refused_by_builder_and_parser(changes, field):
     assert built.value.field == field
     raw = messages.Intent(**_intent(**changes)).payload()  # bypasses the builder's checks
     with pytest.raises(FieldError) as parsed:
-        messages.parse_intent(raw)
+        inbound.parse_intent(raw)
     assert parsed.value.field == field
 
 
@@ -85,12 +85,12 @@ def test_parser_refuses_unknown_missing_and_non_map_payloads():
     """Extra keys, missing keys and non-maps are FieldErrors naming the message kind."""
     payload = messages.Intent(**INTENT).payload()
     with pytest.raises(FieldError, match="unknown key 11"):
-        messages.parse_intent({**payload, 11: 0})
+        inbound.parse_intent({**payload, 11: 0})
     del payload[6]
     with pytest.raises(FieldError, match="missing key 6"):
-        messages.parse_intent(payload)
+        inbound.parse_intent(payload)
     with pytest.raises(FieldError):
-        messages.parse_intent([1, 2])
+        inbound.parse_intent([1, 2])
 
 
 def test_kinds_cannot_be_confused():
@@ -100,20 +100,20 @@ def test_kinds_cannot_be_confused():
     s = sample(3)
     keys = {s["device_id"]: cose.Ed25519Key(s["device_public_key"])}
     kinds = {
-        "intent": messages.KIND_INTENT,
-        "attestation": messages.KIND_ATTESTATION,
-        "reading_batch": messages.KIND_READING_BATCH,
+        "intent": inbound.KIND_INTENT,
+        "attestation": inbound.KIND_ATTESTATION,
+        "reading_batch": inbound.KIND_READING_BATCH,
     }
     for name, kind in kinds.items():
         for other_kind in kinds.values():
             if other_kind == kind:
-                messages.open_message(s[name], kind, keys)
-            elif len(s[name]) <= messages.KINDS[other_kind][0]:
+                inbound.open_message(s[name], kind, keys)
+            elif len(s[name]) <= inbound.KINDS[other_kind][0]:
                 with pytest.raises(FieldError):
-                    messages.open_message(s[name], other_kind, keys)
+                    inbound.open_message(s[name], other_kind, keys)
             else:
                 with pytest.raises(TooLarge):
-                    messages.open_message(s[name], other_kind, keys)
+                    inbound.open_message(s[name], other_kind, keys)
 
 
 def test_attestation_claims_and_location():
@@ -135,7 +135,7 @@ def test_attestation_claims_and_location():
     assert sorted(claims) == [6, 10, 256, 263, 264, 267, 270, 271, 273]
     assert claims[273] == [[65000, bytes(32)]] and claims[271] == ["1.2.3", 16384]
     assert claims[264] == {1: -33.9249, 2: 18.4241, 3: 25, 4: 5}
-    att = messages.parse_attestation(claims)
+    att = inbound.parse_attestation(claims)
     assert att.measurement == bytes(32) and att.swversion == "1.2.3" and att.ueid[1:9] == KID
     for bad, field in (
         ({"ueid": b"\x02" + bytes(16)}, "ueid"),
@@ -168,12 +168,12 @@ def test_receipt_round_trip_and_chain_hash():
 
     gateway = ed25519.SigningKey(bytes(32))
     gateway_keys = {cose.key_id(gateway.public): cose.Ed25519Key(gateway.public)}
-    payload = messages.receipt_payload(
-        device_id=KID, seq=3, entry_hash=bytes(32), time_s=1764374400, kind=messages.KIND_INTENT
+    payload = inbound.receipt_payload(
+        device_id=KID, seq=3, entry_hash=bytes(32), time_s=1764374400, kind=inbound.KIND_INTENT
     )
     receipt = cose.sign1(payload, gateway, cose.key_id(gateway.public))
-    _, parsed = messages.open_receipt(receipt, gateway_keys)
-    assert (parsed.device_id, parsed.seq, parsed.kind) == (KID, 3, messages.KIND_INTENT)
+    _, parsed = inbound.open_receipt(receipt, gateway_keys)
+    assert (parsed.device_id, parsed.seq, parsed.kind) == (KID, 3, inbound.KIND_INTENT)
     assert messages.chain_hash(receipt) == hashlib.sha256(receipt).digest()[:16]
 
 

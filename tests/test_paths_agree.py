@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymote.crypto import cbor, cose, ed25519, messages
+from paymote.crypto import cbor, cose, ed25519, inbound, messages
 from paymote.crypto.errors import MessageError
 from paymote.gateway import authenticate, decode
 from paymote.simulator.sample import sample
@@ -15,9 +15,9 @@ from tests.mutations import mutate
 
 SAMPLE = sample(5)
 KIND_NAMES = {
-    messages.KIND_INTENT: "intent",
-    messages.KIND_ATTESTATION: "attestation",
-    messages.KIND_READING_BATCH: "reading_batch",
+    inbound.KIND_INTENT: "intent",
+    inbound.KIND_ATTESTATION: "attestation",
+    inbound.KIND_READING_BATCH: "reading_batch",
 }
 TEST_KEY = ed25519.SigningKey(bytes(32))
 
@@ -38,7 +38,7 @@ def _paths(public):
     fast_keys = {kid: authenticate.Ed25519Key(public)}
 
     def pure(message, kind):
-        return messages.open_message(message, kind, pure_keys)
+        return inbound.open_message(message, kind, pure_keys)
 
     def fast(message, kind):
         envelope, parsed = decode.decode_message(message, kind)
@@ -80,7 +80,7 @@ def test_mutated_messages_get_the_same_verdict(kind, data):
 @given(st.binary(max_size=200))
 def test_random_bytes_get_the_same_verdict(data):
     """Random bytes: both paths refuse with the same error class."""
-    assert _outcome(_pure, data, messages.KIND_INTENT) == _outcome(_fast, data, messages.KIND_INTENT)
+    assert _outcome(_pure, data, inbound.KIND_INTENT) == _outcome(_fast, data, inbound.KIND_INTENT)
 
 
 def test_re_encoded_payloads_are_byte_identical():
@@ -106,8 +106,8 @@ def test_non_canonical_payload_with_valid_signature_is_refused_by_both():
         period_s=60,
     ).payload()
     message = _signed(cbor2.dumps(dict(reversed(list(fields.items())))))  # keys in descending order
-    outcome = _outcome(_test_pure, message, messages.KIND_INTENT)
-    assert outcome == _outcome(_test_fast, message, messages.KIND_INTENT) == ("error", "NonCanonical")
+    outcome = _outcome(_test_pure, message, inbound.KIND_INTENT)
+    assert outcome == _outcome(_test_fast, message, inbound.KIND_INTENT) == ("error", "NonCanonical")
 
 
 def test_mixed_key_types_in_length_first_order_are_refused_by_both():
@@ -134,6 +134,6 @@ def test_half_float_of_exponent_15_gets_the_same_verdict(encoded, verdict):
     """
     record = bytes.fromhex("a102") + bytes.fromhex(encoded)  # {2: 40000.0}
     message = _signed(bytes.fromhex("a3 01 01 02 1a692a3780 03 81".replace(" ", "")) + record)
-    outcome = _outcome(_test_pure, message, messages.KIND_READING_BATCH)
-    assert outcome == _outcome(_test_fast, message, messages.KIND_READING_BATCH)
+    outcome = _outcome(_test_pure, message, inbound.KIND_READING_BATCH)
+    assert outcome == _outcome(_test_fast, message, inbound.KIND_READING_BATCH)
     assert (outcome[0] if verdict == "ok" else outcome[1]) == verdict

@@ -1,5 +1,5 @@
 """gateway/receipts.py: the receipt payload by byte position is
-crypto.messages.receipt_payload's, for every value either accepts."""
+crypto.inbound.receipt_payload's, for every value either accepts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paymote.crypto import messages
+from paymote.crypto import inbound
 from paymote.crypto.errors import MessageError
 from paymote.gateway import authenticate, keys, receipts
 
@@ -17,10 +17,10 @@ _INTS = st.one_of(st.sampled_from(_EDGES), st.integers(min_value=-10, max_value=
 
 
 def _reference(*fields):
-    """messages.receipt_payload's bytes, or the type of error it raises."""
+    """inbound.receipt_payload's bytes, or the type of error it raises."""
     device_id, seq, entry_hash, time_s, kind = fields
     try:
-        return messages.receipt_payload(
+        return inbound.receipt_payload(
             device_id=device_id, seq=seq, entry_hash=entry_hash, time_s=time_s, kind=kind
         )
     except (MessageError, ValueError, TypeError) as error:
@@ -51,18 +51,18 @@ def test_the_positional_payload_is_the_reference_encoders(device_id, seq, entry_
 @pytest.mark.parametrize("time_s", _TIME_EDGES)
 @pytest.mark.parametrize("seq", _EDGES)
 def test_every_head_size_at_its_boundary(seq, time_s):
-    fields = (bytes(range(8)), seq, bytes(32), time_s, messages.KIND_INTENT)
+    fields = (bytes(range(8)), seq, bytes(32), time_s, inbound.KIND_INTENT)
     assert _positional(*fields) == _reference(*fields)
 
 
 def test_an_issued_receipt_opens_with_the_gateway_key_and_names_its_entry():
     key = keys.GatewayKey(bytes(range(32)))
-    receipt = receipts.issue(key, b"\x07" * 8, 300, b"\x11" * 32, 1764000000, messages.KIND_READING_BATCH)
-    _, opened = messages.open_receipt(receipt, {key.kid: authenticate.Ed25519Key(key.public)})
+    receipt = receipts.issue(key, b"\x07" * 8, 300, b"\x11" * 32, 1764000000, inbound.KIND_READING_BATCH)
+    _, opened = inbound.open_receipt(receipt, {key.kid: authenticate.Ed25519Key(key.public)})
     assert (opened.device_id, opened.seq, opened.entry_hash, opened.time_s, opened.kind) == (
         b"\x07" * 8,
         300,
         b"\x11" * 32,
         1764000000,
-        messages.KIND_READING_BATCH,
+        inbound.KIND_READING_BATCH,
     )

@@ -6,10 +6,10 @@ import sys
 sys.path.append("tests")
 
 try:
-    from paymote.crypto import cbor, cose, ed25519, errors, messages, sha512
+    from paymote.crypto import cbor, cose, ed25519, errors, inbound, sha512
     from paymote.simulator.sample import sample, sample_receipt
 except ImportError:
-    from crypto import cbor, cose, ed25519, errors, messages, sha512
+    from crypto import cbor, cose, ed25519, errors, inbound, sha512
     from simulator.sample import sample, sample_receipt
 
 import vectors
@@ -110,9 +110,9 @@ for seed in (1, 2, 99):
     receipt, gateway_public = sample_receipt(seed, s["intent"], 17)
     print("receipt", seed, receipt.hex(), gateway_public.hex())
     keys = {s["device_id"]: cose.Ed25519Key(s["device_public_key"])}
-    for kind in (messages.KIND_INTENT, messages.KIND_ATTESTATION, messages.KIND_READING_BATCH):
+    for kind in (inbound.KIND_INTENT, inbound.KIND_ATTESTATION, inbound.KIND_READING_BATCH):
         name = ("", "intent", "attestation", "reading_batch")[kind]
-        envelope, parsed = messages.open_message(s[name], kind, keys)
+        envelope, parsed = inbound.open_message(s[name], kind, keys)
         print("open", seed, name, envelope.kid.hex(), type(parsed).__name__)
     gateway_keys = {cose.key_id(gateway_public): cose.Ed25519Key(gateway_public)}
-    print("receipt-open", seed, messages.open_receipt(receipt, gateway_keys)[1].seq)
+    print("receipt-open", seed, inbound.open_receipt(receipt, gateway_keys)[1].seq)
