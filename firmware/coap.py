@@ -228,7 +228,7 @@ class Client:
         # up to LARGE_ANSWER_BYTES_MAX) needs that many contiguous bytes, which a fragmented
         # small heap may not have when it comes (measured: a 96 KB board with a queue
         # then failed every boot): _room holds such a block from one large answer to the
-        # next, and gives it back just before recvfrom.
+        # next, and gives it back just before recvfrom, or when any answer found no room.
         self._rx = bytearray(MESSAGE_BYTES_MAX) if hasattr(sock, "recv_into") else None
         self._room = None  # taken at the first request, after the boot's peak
         if self._rx is None:
@@ -316,8 +316,9 @@ class Client:
             return None
         except CoapError:  # (one class per clause: a tuple of them is an allocation)
             return None
-        except MemoryError:  # no room for it in a fragmented heap this moment: a lost
-            gc.collect()  # datagram, which §4.2's retransmission brings again
+        except MemoryError:  # no room for it in a fragmented heap this moment: a lost datagram,
+            self._room = None  # which §4.2's retransmission brings again, into the kept block
+            gc.collect()
             return None
 
     def _receive_allocating(self, timeout_ms, bytes_max):
