@@ -32,6 +32,7 @@ from paymote import boards
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages/paymote
 BUILD_ONLY = {"_ed25519_tablegen.py"}  # runs on the host at build time; never on a board
 HOST_ONLY = {"_cbor_host.py"}  # CPython accelerators; a board has no cbor2
+RECEIVER_ONLY = {"inbound.py"}  # the parsers of what a gateway receives; a board only builds
 OPT_LEVEL = 3
 """mpy-cross -O3: no line numbers in the bytecode (tracebacks name the
 function, not the line) and no asserts (the firmware uses none for input).
@@ -61,7 +62,7 @@ def _sources(root: Path) -> list[tuple[Path, str]]:
     out = []
     for package in ("crypto", "firmware"):
         for source in sorted((root / package).glob("*.py")):
-            if source.name not in BUILD_ONLY | HOST_ONLY:
+            if source.name not in BUILD_ONLY | HOST_ONLY | RECEIVER_ONLY:
                 out.append((source, f"lib/{package}/{source.stem}.mpy"))
     return out
 

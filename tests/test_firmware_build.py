@@ -30,6 +30,7 @@ def test_build_lays_out_every_module_with_a_checked_manifest(tmp_path, board):
     assert {"main.py", "lib/firmware/board.mpy", "lib/firmware/hal.mpy"} <= paths  # what a board boots
     assert "lib/crypto/_ed25519_tablegen.mpy" not in paths
     assert "lib/crypto/_cbor_host.mpy" not in paths  # CPython's accelerator: a board has no cbor2
+    assert "lib/crypto/inbound.mpy" not in paths  # the parsers: a board only builds messages
     on_disk = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} - {
         "manifest.json",
         "manifest.txt",
