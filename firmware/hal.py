@@ -47,6 +47,7 @@ except ImportError:  # on a board
 WATCHDOG_TIMEOUT_MS = const(8000)  # RP2040's watchdog goes up to 8,388 ms
 SLEEP_SLICE_MS = const(4000)  # a sleep feeds the watchdog at least this often
 WIFI_CONNECT_MS_MAX = const(20000)
+_JOIN_SKIPS_MAX = const(8)  # on battery, a failed join waits up to this many calls before the next
 I2C_FREQUENCY_HZ = const(100000)  # standard mode: every part on the boards' buses takes it
 _UNIX_MINUS_2000_S = 946684800  # ports whose time.time() counts from 2000-01-01
 DBGSTAT_ENABLED = const(0)  # RFC 9711 §4.2.9: MicroPython keeps its REPL on USB
@@ -75,6 +76,8 @@ class BoardHal:
         self._pins = {}
         self._i2c = None
         self.time_synced = False  # until NTP or the gateway's /t has set the RTC
+        self._joins_skipped = 0  # connect() calls left that do not try to join (battery)
+        self._join_skips = 0  # how many the next failure makes: 1, 2, 4 ... _JOIN_SKIPS_MAX
 
     # ---------------------------------------------------------------- network and time
 
@@ -86,7 +89,10 @@ class BoardHal:
         board, a light sleep), waiting up to wifi_timeout_ms with the watchdog
         fed, and gives False after that: the agent keeps what it signs on flash
         and tries again next period. Called at boot (firmware/board.py) and
-        before each period's exchanges (Agent.period)."""
+        before each period's exchanges (Agent.period). On battery a failed
+        join skips the next 1, 2, 4 ... up to _JOIN_SKIPS_MAX tries (a join
+        that cannot succeed keeps the radio on for the whole timeout); on mains
+        power every period tries."""
         ssid = self._config.get("wifi_ssid")
         if not ssid:
             return True
@@ -94,7 +100,11 @@ class BoardHal:
 
         wlan = network.WLAN(network.STA_IF)
         if wlan.isconnected():
+            self._join_skips = 0
             return True
+        if self._joins_skipped:
+            self._joins_skipped -= 1
+            return False
         wlan.active(True)
         try:
             wlan.connect(ssid, self._config.get("wifi_password") or "")
@@ -104,9 +114,13 @@ class BoardHal:
         timeout_ms = self._config.get("wifi_timeout_ms", WIFI_CONNECT_MS_MAX)
         while not wlan.isconnected():
             if time.ticks_diff(time.ticks_ms(), started) > timeout_ms:
+                if self._battery:
+                    self._join_skips = min(2 * self._join_skips or 1, _JOIN_SKIPS_MAX)
+                    self._joins_skipped = self._join_skips
                 return False
             self.feed_watchdog()
             time.sleep_ms(100)
+        self._join_skips = 0
         return True
 
     def sync_time(self):

@@ -19,30 +19,34 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
     assert out[0] == "joined True [('farm', 's3cret')] again True 1"
     assert out[1] == "rejoined True 2"
     assert out[2] == "down False 3"
-    assert out[3] == "back True 4"
-    assert out[4] == "no wi-fi True"
-    assert out[5:7] == ["ntp down: synced False", "ntp up: synced True"]
-    assert out[7] == "rtc [('RTC.datetime', (2025, 11, 29, 5, 0, 0, 0, 0))]"  # a Saturday: 5 from Monday
+    # On battery a failed join skips the next 1, then 2 (then 4, up to 8) tries: a join that
+    # cannot succeed keeps the radio on for its whole timeout. On mains every call tries.
+    assert out[3] == "battery [(False, 3), (False, 4), (False, 4), (False, 4)]"
+    assert out[4] == "back [(True, 5), (True, 5), (True, 5), (True, 5)]"
+    assert out[5] == "mains [(False, 6), (False, 7)]"
+    assert out[6] == "no wi-fi True"
+    assert out[7:9] == ["ntp down: synced False", "ntp up: synced True"]
+    assert out[9] == "rtc [('RTC.datetime', (2025, 11, 29, 5, 0, 0, 0, 0))]"  # a Saturday: 5 from Monday
     # 10 s on a battery board: light sleeps of at most 4 s, the 8 s watchdog fed around each
-    assert out[8] == (
+    assert out[10] == (
         "sleep [('feed',), ('lightsleep', 4000), ('feed',), ('lightsleep', 4000), ('feed',), "
         "('lightsleep', 2000), ('feed',)]"
     )
     # An ESP32 on battery with a profile that counts nothing while off: its state into RTC
     # memory, then deep sleep; without a carry, with one too big for RTC memory, or on
     # mains power, light sleep (or none) and RAM kept.
-    assert out[9] == "deep ['RTC.memory', 'deepsleep'] kept b'state'"
-    assert out[10] == "no carry ['lightsleep', 'lightsleep', 'lightsleep']"
-    assert out[11] == "too big ['lightsleep', 'lightsleep', 'lightsleep']"
-    assert out[12] == "mains []"
-    assert out[13] == "woke b'state' then None"  # taken once: a reset after the wake is a boot
-    assert out[14] == "power on None"
-    assert out[15] == "rp2 ['lightsleep', 'lightsleep', 'lightsleep'] carried None"
-    parts = out[16]
+    assert out[11] == "deep ['RTC.memory', 'deepsleep'] kept b'state'"
+    assert out[12] == "no carry ['lightsleep', 'lightsleep', 'lightsleep']"
+    assert out[13] == "too big ['lightsleep', 'lightsleep', 'lightsleep']"
+    assert out[14] == "mains []"
+    assert out[15] == "woke b'state' then None"  # taken once: a reset after the wake is a boot
+    assert out[16] == "power on None"
+    assert out[17] == "rp2 ['lightsleep', 'lightsleep', 'lightsleep'] carried None"
+    parts = out[18]
     assert parts.count("('Pin', 34, 1, 2)") == 1  # an input with pull-up, made once
     assert parts.count("('SoftI2C', 22, 21, 100000)") == 1  # scl, sda from the board's pins, made once
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
-    assert out[17] == "no i2c pins None"  # a board without I2C pins has no bus
+    assert out[19] == "no i2c pins None"  # a board without I2C pins has no bus
 
 
 def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):

@@ -53,8 +53,15 @@ print("rejoined", board.connect(), len(network.joined))
 network.drop()
 network.polls_to_connect = None  # and stays down
 print("down", board.connect(), len(network.joined))
+# On battery each failure skips the next 1, 2, 4 ... tries: (result, joins so far) per call.
+print("battery", [(board.connect(), len(network.joined)) for _ in range(4)])
 network.polls_to_connect = 2
-print("back", board.connect(), len(network.joined))
+print("back", [(board.connect(), len(network.joined)) for _ in range(4)])
+network.drop()
+network.polls_to_connect = None
+mains = hal.BoardHal({"pins": {}, "battery": False}, CONFIG, sys.argv[1])
+print("mains", [(mains.connect(), len(network.joined)) for _ in range(2)])  # every call tries
+network.polls_to_connect = 2
 print("no wi-fi", hal.BoardHal({"pins": {}}, {}, sys.argv[1]).connect())  # Ethernet, or up already
 
 ntptime.reachable = False
