@@ -99,8 +99,8 @@ class BoardHal:
         import network
 
         wlan = network.WLAN(network.STA_IF)
-        if wlan.isconnected():
-            self._join_skips = 0
+        if wlan.isconnected():  # joined again (the esp32 port reconnects on its own too)
+            self._join_skips = self._joins_skipped = 0
             return True
         if self._joins_skipped:
             self._joins_skipped -= 1
@@ -120,7 +120,7 @@ class BoardHal:
                 return False
             self.feed_watchdog()
             time.sleep_ms(100)
-        self._join_skips = 0
+        self._join_skips = self._joins_skipped = 0
         return True
 
     def sync_time(self):
