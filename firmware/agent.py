@@ -137,7 +137,7 @@ class Agent:
         network up (it joins Wi-Fi again if it dropped) and the CoAP client is
         made, at the first such period, since a gateway named by a host name
         needs DNS (a board that boots offline must still start)."""
-        if not self._hal.connect():
+        if not self._hal.connect(self._while_waiting):  # a join can take seconds: the GPS goes on
             return False
         if self._client is None:
             host, port = self._config["gateway"][len("coap://") :].rstrip("/").rsplit(":", 1)

@@ -6,7 +6,7 @@ a desktop, so everything above this file runs unchanged in the simulator.
 The methods firmware/agent.py and firmware/main.py call:
 
     storage, read_file(name), open_file(name)  the filesystem (flash)
-    connect()                 (re)join the network; False while it is down
+    connect(idle)             (re)join the network; False while it is down
     time_s(), set_time_s(t)   the RTC as Unix seconds (NTP at boot, else the gateway's /t)
     ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s, carry)
     carried()                 what the last deep sleep kept in RTC memory, or None
@@ -81,7 +81,7 @@ class BoardHal:
 
     # ---------------------------------------------------------------- network and time
 
-    def connect(self):
+    def connect(self, idle=None):
         """True when the network is up. A board without Wi-Fi credentials
         (Ethernet, or a network already up) always is; otherwise this joins
         the configured Wi-Fi, or joins it again after it dropped (an access
@@ -92,7 +92,8 @@ class BoardHal:
         before each period's exchanges (Agent.period). On battery a failed
         join skips the next 1, 2, 4 ... up to _JOIN_SKIPS_MAX tries (a join
         that cannot succeed keeps the radio on for the whole timeout); on mains
-        power every period tries."""
+        power every period tries. idle() runs every 100 ms of a join, in place
+        of feeding the watchdog (the agent's feeds it and polls the GPS)."""
         ssid = self._config.get("wifi_ssid")
         if not ssid:
             return True
@@ -118,7 +119,10 @@ class BoardHal:
                     self._join_skips = min(2 * self._join_skips or 1, _JOIN_SKIPS_MAX)
                     self._joins_skipped = self._join_skips
                 return False
-            self.feed_watchdog()
+            if idle is None:
+                self.feed_watchdog()
+            else:
+                idle()
             time.sleep_ms(100)
         self._join_skips = self._joins_skipped = 0
         return True

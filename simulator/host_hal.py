@@ -59,7 +59,7 @@ class HostHal:
     def feed_watchdog(self):
         self.watchdog_feeds += 1
 
-    def connect(self):
+    def connect(self, idle=None):
         """The network is up: the simulator's faults are on the wire (a
         lossy link, a gateway that is down), not in joining it."""
         return True

@@ -436,7 +436,7 @@ class _HalOnFlakyWifi(HostHal):
         super().__init__(flash_dir, clock)
         self.joins = 0
 
-    def connect(self) -> bool:
+    def connect(self, idle=None) -> bool:
         self.joins += 1
         return self.up
 

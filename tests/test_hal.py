@@ -18,7 +18,7 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
     # and keeps), not an error that would stop a meter from counting.
     assert out[0] == "joined True [('farm', 's3cret')] again True 1"
     assert out[1] == "rejoined True 2"
-    assert out[2] == "down False 3"
+    assert out[2] == "down False 3 idle True"  # the agent's idle hook ran while it tried
     # On battery a failed join skips the next 1, then 2 (then 4, up to 8) tries: a join that
     # cannot succeed keeps the radio on for its whole timeout. On mains every call tries.
     assert out[3] == "battery [(False, 3), (False, 4), (False, 4), (False, 4)]"

@@ -52,7 +52,14 @@ network.drop()  # the access point restarted
 print("rejoined", board.connect(), len(network.joined))
 network.drop()
 network.polls_to_connect = None  # and stays down
-print("down", board.connect(), len(network.joined))
+idles = []
+print(
+    "down",
+    board.connect(lambda: idles.append(1)),
+    len(network.joined),
+    "idle",
+    len(idles) > 1,
+)
 # On battery each failure skips the next 1, 2, 4 ... tries: (result, joins so far) per call.
 print("battery", [(board.connect(), len(network.joined)) for _ in range(4)])
 network.polls_to_connect = 2
