@@ -30,14 +30,16 @@ except ImportError:  # on a board
     from firmware.outbox import Outbox, OutboxFull
 
 # Intents per POST /b. A heap under _SMALL_HEAP_BYTES (an ESP32 without PSRAM:
-# 96 KB) sends 2, whose verdicts fit coap.LARGE_ANSWER_BYTES_MAX: fragmented by
+# 96 KB) sends _SMALL_BATCH, whose verdicts fit coap.LARGE_ANSWER_BYTES_MAX: fragmented by
 # the batch, it has no room for a longer answer (with 6, a 96 KB board failed at
 # every boot and a 112 KB one once in the simulation; docs/performance.md). The
 # others send 5, one datagram each way even at the formats' limits: 5 intents of
 # at most 192 B with their CBOR heads (971 B), and 5 verdicts of at most 202 B
 # (a receipt of at most 192 B, its code and Max-Age) are under coap.MESSAGE_BYTES_MAX.
 _SMALL_HEAP_BYTES = const(131072)
-BATCH_INTENTS_MAX = 2 if (heap_bytes() or _SMALL_HEAP_BYTES) < _SMALL_HEAP_BYTES else 5
+_SMALL_BATCH = const(2)
+# (heap_bytes() is None on CPython, whose heap is not small)
+BATCH_INTENTS_MAX = _SMALL_BATCH if (heap_bytes() or _SMALL_HEAP_BYTES) < _SMALL_HEAP_BYTES else 5
 _PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
 _VERDICTS_BYTES_MAX = const(4096)
 _REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
@@ -336,7 +338,7 @@ class Agent:
             "b",
             cbor.encode([m for _, m in queued]),
             60,
-            coap.LARGE_ANSWER_BYTES_MAX if len(queued) <= 2 else coap.MESSAGE_BYTES_MAX,
+            coap.LARGE_ANSWER_BYTES_MAX if len(queued) <= _SMALL_BATCH else coap.MESSAGE_BYTES_MAX,
         )
         self.answered_batches += 1
         if response.code >> 5 != 2:

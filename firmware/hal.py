@@ -76,8 +76,8 @@ class BoardHal:
         self._pins = {}
         self._i2c = None
         self.time_synced = False  # until NTP or the gateway's /t has set the RTC
-        self._joins_skipped = 0  # connect() calls left that do not try to join (battery)
-        self._join_skips = 0  # how many the next failure makes: 1, 2, 4 ... _JOIN_SKIPS_MAX
+        self._skips_left = 0  # connect() calls left that do not try to join (battery)
+        self._skips_after_failure = 0  # the last failure's back-off: 1, 2, 4 ... _JOIN_SKIPS_MAX
 
     # ---------------------------------------------------------------- network and time
 
@@ -101,10 +101,10 @@ class BoardHal:
 
         wlan = network.WLAN(network.STA_IF)
         if wlan.isconnected():  # joined again (the esp32 port reconnects on its own too)
-            self._join_skips = self._joins_skipped = 0
+            self._skips_after_failure = self._skips_left = 0
             return True
-        if self._joins_skipped:
-            self._joins_skipped -= 1
+        if self._skips_left:
+            self._skips_left -= 1
             return False
         wlan.active(True)
         try:
@@ -116,15 +116,15 @@ class BoardHal:
         while not wlan.isconnected():
             if time.ticks_diff(time.ticks_ms(), started) > timeout_ms:
                 if self._battery:
-                    self._join_skips = min(2 * self._join_skips or 1, _JOIN_SKIPS_MAX)
-                    self._joins_skipped = self._join_skips
+                    self._skips_after_failure = min(2 * self._skips_after_failure or 1, _JOIN_SKIPS_MAX)
+                    self._skips_left = self._skips_after_failure
                 return False
             if idle is None:
                 self.feed_watchdog()
             else:
                 idle()
             time.sleep_ms(100)
-        self._join_skips = self._joins_skipped = 0
+        self._skips_after_failure = self._skips_left = 0
         return True
 
     def sync_time(self):
