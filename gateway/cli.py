@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+LEDGER_FORMATS = ("text", "json", "jsonl", "csv")  # gateway/ledger_command.py writes each
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paymote", description=__doc__)
@@ -40,13 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     ledger = commands.add_parser("ledger", help="read and check the ledger").add_subparsers(
         dest="action", required=True
     )
-    for name in ("balances", "show", "verify", "export"):
+    for name, default in (("balances", "text"), ("show", "text"), ("verify", "text"), ("export", "jsonl")):
         sub = ledger.add_parser(name)
         sub.add_argument("--data", type=Path, required=True)
-        if name in ("balances", "show"):
-            sub.add_argument("--json", action="store_true")
-        if name == "export":
-            sub.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+        sub.add_argument("--format", choices=LEDGER_FORMATS, default=default)
+        sub.add_argument("--json", dest="format", action="store_const", const="json", help="--format json")
 
     firmware = commands.add_parser("firmware", help="build firmware for a board").add_subparsers(
         dest="action", required=True
@@ -151,12 +151,10 @@ def _ledger(args: argparse.Namespace) -> int:
     from paymote.gateway import ledger_command
 
     if args.action == "balances":
-        return ledger_command.balances(args.data, args.json)
-    if args.action == "show":
-        return ledger_command.show(args.data, args.json)
+        return ledger_command.balances(args.data, args.format)
     if args.action == "verify":
-        return ledger_command.verify(args.data)
-    return ledger_command.export(args.data, args.format)
+        return ledger_command.verify(args.data, args.format)
+    return ledger_command.entries(args.data, args.format)  # show and export differ in their default
 
 
 def _gateway(args: argparse.Namespace) -> int:

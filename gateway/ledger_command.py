@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
 
 
 EXPORT_FIELDS = tuple(_entry_json(Entry(0, "", b"", 0, "", "", 0, "", 0, 0, b"", b"", b"")))
+BALANCE_FIELDS = ("account", "currency", "balance_minor")
+VERIFY_FIELDS = ("ok", "entries", "position", "id", "reason")
 
 
 def _missing(data_dir: Path) -> bool:
@@ -41,46 +44,53 @@ def _missing(data_dir: Path) -> bool:
     return True
 
 
-def balances(data_dir: Path, as_json: bool) -> int:
-    if _missing(data_dir):
-        return 2
-    with Store(data_dir) as store:
-        rows = [{"account": a, "currency": c, "balance_minor": b} for a, c, b in store.balances()]
-    if as_json:
-        print(json.dumps(rows))
+def _emit(
+    rows: Iterable[dict[str, Any]], fields: tuple[str, ...], fmt: str, text: Callable[[dict], str]
+) -> None:
+    """Every ledger command's output, one row (a dict with `fields`) at a time,
+    so an export of millions of entries never sits in memory: json one array,
+    jsonl one object a line, csv a header and one line a row, text for people."""
+    out = sys.stdout
+    if fmt == "csv":
+        writer = csv.writer(out)
+        writer.writerow(fields)
+        writer.writerows(row.values() for row in rows)
+    elif fmt == "json":
+        out.write("[")
+        for i, row in enumerate(rows):
+            out.write(("," if i else "") + json.dumps(row))
+        out.write("]\n")
     else:
         for row in rows:
-            print(f"{row['account']:32} {row['currency']} {row['balance_minor']:>15}")
-    return 0
+            out.write((json.dumps(row) if fmt == "jsonl" else text(row)) + "\n")
 
 
-def show(data_dir: Path, as_json: bool) -> int:
+def _balance_text(row: dict[str, Any]) -> str:
+    return f"{row['account']:32} {row['currency']} {row['balance_minor']:>15}"
+
+
+def _entry_text(row: dict[str, Any]) -> str:
+    return (
+        f"{row['position']:>6} {row['id']:26} {row['debit']:>16} -> {row['credit']:16} "
+        f"{row['amount_minor']:>10} {row['currency']}  {row['entry_hash'][:16]}"
+    )
+
+
+def balances(data_dir: Path, fmt: str = "text") -> int:
     if _missing(data_dir):
         return 2
     with Store(data_dir) as store:
-        if as_json:
-            print(json.dumps([_entry_json(e) for e in store.entries()]))
-            return 0
-        for e in store.entries():
-            print(
-                f"{e.position:>6} {e.transfer_id:26} {e.debit:>16} -> {e.credit:16} "
-                f"{e.amount_minor:>10} {e.currency}  {e.entry_hash.hex()[:16]}"
-            )
+        rows = ({"account": a, "currency": c, "balance_minor": b} for a, c, b in store.balances())
+        _emit(rows, BALANCE_FIELDS, fmt, _balance_text)
     return 0
 
 
-def export(data_dir: Path, fmt: str) -> int:
+def entries(data_dir: Path, fmt: str) -> int:
+    """`show` (text by default) and `export` (jsonl by default): every entry."""
     if _missing(data_dir):
         return 2
     with Store(data_dir) as store:
-        if fmt == "jsonl":
-            for entry in store.entries():
-                print(json.dumps(_entry_json(entry)))
-            return 0
-        writer = csv.writer(sys.stdout)
-        writer.writerow(EXPORT_FIELDS)
-        for entry in store.entries():
-            writer.writerow(_entry_json(entry).values())
+        _emit(map(_entry_json, store.entries()), EXPORT_FIELDS, fmt, _entry_text)
     return 0
 
 
@@ -94,15 +104,32 @@ def problem_in(data_dir: Path) -> tuple[ledger.Problem | None, int]:
         return ledger.verify(store, device_keys, gateway_keys), store.entry_count()
 
 
-def verify(data_dir: Path) -> int:
+def verify(data_dir: Path, fmt: str = "text") -> int:
+    """Exit 0 only if everything checks, 1 naming the first problem, 2 if
+    there is nothing to check. --json: one object, `ok`, `entries` and, where
+    it failed, the entry's `position` and `id` (0 and "" for the whole ledger)
+    and the `reason`."""
     if _missing(data_dir):
         return 2
     if not (data_dir / keys.KEY_FILE).exists():
         print(f"paymote ledger verify: no gateway key in {data_dir}", file=sys.stderr)
         return 2
     problem, count = problem_in(data_dir)
+    row = {
+        "ok": problem is None,
+        "entries": count,
+        "position": problem.position if problem else None,
+        "id": problem.transfer_id if problem else None,
+        "reason": problem.reason if problem else None,
+    }
+    if fmt == "json":
+        print(json.dumps(row))
+    else:
+        _emit([row], VERIFY_FIELDS, fmt, lambda _: _verdict(problem, count))
+    return 0 if problem is None else 1
+
+
+def _verdict(problem: ledger.Problem | None, count: int) -> str:
     if problem is not None:
-        print(f"ledger verify: FAILED at {problem}")
-        return 1
-    print(f"ledger verify: ok, {count} entries, chain, signatures and balances check")
-    return 0
+        return f"ledger verify: FAILED at {problem}"
+    return f"ledger verify: ok, {count} entries, chain, signatures and balances check"

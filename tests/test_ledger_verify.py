@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import sqlite3
 
@@ -123,6 +125,45 @@ async def test_export_formats(ledger_dir, capsys):
     assert main(["ledger", "export", "--data", str(ledger_dir), "--format", "csv"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("position,id,device_id") and len(rows) == 6
+
+
+def _out(capsys, *args):
+    assert main(["ledger", *args]) == 0
+    return capsys.readouterr().out
+
+
+async def test_every_command_prints_the_same_rows_in_every_format(ledger_dir, capsys):
+    """json is the array of the jsonl lines; csv has the same columns and values,
+    a header first; show and export print the same entries."""
+    for command in ("balances", "show", "export"):
+        data = ["--data", str(ledger_dir)]
+        as_json = json.loads(_out(capsys, command, *data, "--json"))
+        lines = [json.loads(line) for line in _out(capsys, command, *data, "--format", "jsonl").splitlines()]
+        table = list(csv.reader(io.StringIO(_out(capsys, command, *data, "--format", "csv"))))
+        assert as_json == lines and len(lines) == (3 if command == "balances" else 5)
+        assert table[0] == list(lines[0])
+        assert table[1:] == [[str(v) for v in row.values()] for row in lines]
+    assert json.loads(_out(capsys, "show", "--data", str(ledger_dir), "--json")) == as_json
+    assert _out(capsys, "export", "--data", str(ledger_dir)).splitlines() == [json.dumps(r) for r in as_json]
+
+
+async def test_verify_json_names_the_entry(ledger_dir, capsys):
+    """--json: ok, entry count and, where it fails, the entry and why; the exit code says the same."""
+    assert json.loads(_out(capsys, "verify", "--data", str(ledger_dir), "--json")) == {
+        "ok": True,
+        "entries": 5,
+        "position": None,
+        "id": None,
+        "reason": None,
+    }
+    _sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
+    assert main(["ledger", "verify", "--data", str(ledger_dir), "--json"]) == 1
+    verdict = json.loads(capsys.readouterr().out)
+    assert not verdict["ok"] and verdict["position"] == 3 and "hash" in verdict["reason"]
+    assert verdict["id"] == json.loads(_out(capsys, "show", "--data", str(ledger_dir), "--json"))[2]["id"]
+    assert main(["ledger", "verify", "--data", str(ledger_dir), "--format", "csv"]) == 1
+    header, row = csv.reader(io.StringIO(capsys.readouterr().out))
+    assert header == ["ok", "entries", "position", "id", "reason"] and row[:3] == ["False", "5", "3"]
 
 
 @pytest.mark.parametrize("command", [["balances", "--json"], ["show"], ["verify"], ["export"]])
