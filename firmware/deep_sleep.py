@@ -23,7 +23,9 @@ except ImportError:  # on a board
     from firmware.agent import Agent
 
 _VERSION = const(1)  # the layout: [version, intent seq next, batch seq next, *_KEPT]
-_BYTES_MAX = const(2048)  # RTC memory: MICROPY_HW_RTC_USER_MEM_MAX, ports/esp32/machine_rtc.c
+# RTC memory (MICROPY_HW_RTC_USER_MEM_MAX, 2,048 B: ports/esp32/machine_rtc.c), less the
+# HAL's join back-off (firmware/hal.py _RTC_HAL_BYTES) in front of it
+_BYTES_MAX = const(2046)
 # The agent's attributes a deep sleep keeps, in their order in RTC memory.
 _KEPT = (
     "bootcount",

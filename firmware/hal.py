@@ -48,6 +48,7 @@ WATCHDOG_TIMEOUT_MS = const(8000)  # RP2040's watchdog goes up to 8,388 ms
 SLEEP_SLICE_MS = const(4000)  # a sleep feeds the watchdog at least this often
 WIFI_CONNECT_MS_MAX = const(20000)
 _JOIN_SKIPS_MAX = const(8)  # on battery, a failed join waits up to this many calls before the next
+_RTC_HAL_BYTES = const(2)  # the join back-off, in front of the agent's state in RTC memory
 I2C_FREQUENCY_HZ = const(100000)  # standard mode: every part on the boards' buses takes it
 _UNIX_MINUS_2000_S = 946684800  # ports whose time.time() counts from 2000-01-01
 DBGSTAT_ENABLED = const(0)  # RFC 9711 §4.2.9: MicroPython keeps its REPL on USB
@@ -78,6 +79,7 @@ class BoardHal:
         self.time_synced = False  # until NTP or the gateway's /t has set the RTC
         self._skips_left = 0  # connect() calls left that do not try to join (battery)
         self._skips_after_failure = 0  # the last failure's back-off: 1, 2, 4 ... _JOIN_SKIPS_MAX
+        self._carried = self._wake()
 
     # ---------------------------------------------------------------- network and time
 
@@ -91,9 +93,10 @@ class BoardHal:
         and tries again next period. Called at boot (firmware/board.py) and
         before each period's exchanges (Agent.period). On battery a failed
         join skips the next 1, 2, 4 ... up to _JOIN_SKIPS_MAX tries (a join
-        that cannot succeed keeps the radio on for the whole timeout); on mains
-        power every period tries. idle() runs every 100 ms of a join, in place
-        of feeding the watchdog (the agent's feeds it and polls the GPS)."""
+        that cannot succeed keeps the radio on for the whole timeout; the count
+        goes through a deep sleep in RTC memory); on mains power every period
+        tries. idle() runs every 100 ms of a join, in place of feeding the
+        watchdog (the agent's feeds it and polls the GPS)."""
         ssid = self._config.get("wifi_ssid")
         if not ssid:
             return True
@@ -175,8 +178,8 @@ class BoardHal:
         kept = None
         if carry is not None and self._battery and hasattr(self._rtc, "memory"):
             kept = carry()
-        if kept is not None:
-            self._rtc.memory(kept)
+        if kept is not None:  # the join back-off first, so a wake that cannot join still waits
+            self._rtc.memory(bytes((self._skips_left, self._skips_after_failure)) + kept)
             machine.deepsleep(seconds * 1000)  # the watchdog stops with the CPU
         left_ms = seconds * 1000
         while left_ms > 0:
@@ -190,13 +193,24 @@ class BoardHal:
         self.feed_watchdog()
 
     def carried(self):
-        """What the last deep sleep kept (bytes), or None after any other reset.
-        Taken once: RTC memory is emptied, so a crash after the wake is a boot."""
+        """What the last deep sleep kept for the agent (bytes), or None after
+        any other reset; taken once."""
+        kept, self._carried = self._carried, None
+        return kept
+
+    def _wake(self):
+        """After a deep sleep: take RTC memory, empty it (so a crash after the
+        wake is a boot), set the join back-off it held (sleep_s wrote it in
+        front, _RTC_HAL_BYTES) and return the rest, the agent's. None after
+        any other reset, or on a port without RTC memory."""
         if not hasattr(self._rtc, "memory") or machine.reset_cause() != machine.DEEPSLEEP_RESET:
             return None
         kept = self._rtc.memory()
         self._rtc.memory(b"")
-        return kept or None
+        if len(kept) <= _RTC_HAL_BYTES:
+            return None
+        self._skips_left, self._skips_after_failure = kept[0], kept[1]
+        return kept[_RTC_HAL_BYTES:]
 
     def feed_watchdog(self):
         """Start the watchdog on the first feed (after boot's set-up), then feed it."""

@@ -33,20 +33,28 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
         "('lightsleep', 2000), ('feed',)]"
     )
     # An ESP32 on battery with a profile that counts nothing while off: its state into RTC
-    # memory, then deep sleep; without a carry, with one too big for RTC memory, or on
-    # mains power, light sleep (or none) and RAM kept.
-    assert out[11] == "deep ['RTC.memory', 'deepsleep'] kept b'state'"
+    # memory, behind the HAL's two bytes of join back-off, then deep sleep; without a
+    # carry, with one too big for RTC memory, or on mains power, light sleep (or none).
+    assert out[11] == "deep ['RTC.memory', 'deepsleep'] kept b'\\x00\\x00state'"
     assert out[12] == "no carry ['lightsleep', 'lightsleep', 'lightsleep']"
     assert out[13] == "too big ['lightsleep', 'lightsleep', 'lightsleep']"
     assert out[14] == "mains []"
-    assert out[15] == "woke b'state' then None"  # taken once: a reset after the wake is a boot
-    assert out[16] == "power on None"
-    assert out[17] == "rp2 ['lightsleep', 'lightsleep', 'lightsleep'] carried None"
-    parts = out[18]
+    # Taken once, and RTC memory emptied at the wake: a reset after it is a boot.
+    assert out[15] == "woke b'state' then None rtc b''"
+    # A failed join, then three deep sleeps: the first wake skips its try, the second tries
+    # (and fails), the third skips again (two now), as on a board that stays awake; each
+    # wake hands the agent what it kept.
+    assert out[16] == (
+        "through deep sleep [(False, 8)] [(False, 8, b'state'), (False, 9, b'state'), (False, 9, b'state')]"
+    )
+    assert out[17] == "power on None"
+    assert out[18] == "short None"
+    assert out[19] == "rp2 ['lightsleep', 'lightsleep', 'lightsleep'] carried None"
+    parts = out[20]
     assert parts.count("('Pin', 34, 1, 2)") == 1  # an input with pull-up, made once
     assert parts.count("('SoftI2C', 22, 21, 100000)") == 1  # scl, sda from the board's pins, made once
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
-    assert out[19] == "no i2c pins None"  # a board without I2C pins has no bus
+    assert out[21] == "no i2c pins None"  # a board without I2C pins has no bus
 
 
 def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):

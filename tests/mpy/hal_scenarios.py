@@ -107,13 +107,31 @@ print("too big", sleep_calls(board, lambda: None))  # what carry() says when RTC
 mains = hal.BoardHal({"pins": {}, "battery": False}, {}, sys.argv[1])
 print("mains", sleep_calls(mains, carry))
 machine.cause = machine.DEEPSLEEP_RESET
-print("woke", board.carried(), "then", board.carried())  # taken once
+woken = hal.BoardHal(BOARD, CONFIG, sys.argv[1])  # the wake is a new start
+print("woke", woken.carried(), "then", woken.carried(), "rtc", machine.RTC().memory())  # taken once
+# A join that fails before a deep sleep: the next wake skips its try, as a light sleep would.
+network.drop()
+network.polls_to_connect = None
+machine.cause = machine.PWRON_RESET
+asleep = hal.BoardHal(BOARD, CONFIG, sys.argv[1])
+joins = [(asleep.connect(), len(network.joined))]
+sleep_calls(asleep, carry)
+wakes = []
+for _ in range(3):
+    machine.cause = machine.DEEPSLEEP_RESET
+    woken = hal.BoardHal(BOARD, CONFIG, sys.argv[1])
+    wakes.append((woken.connect(), len(network.joined), woken.carried()))
+    sleep_calls(woken, carry)
+print("through deep sleep", joins, wakes)
+network.polls_to_connect = 2
 machine.RTC().memory(b"state")
 machine.cause = machine.PWRON_RESET  # the RTC memory of before a power cut is not ours
-print("power on", board.carried())
+print("power on", hal.BoardHal(BOARD, CONFIG, sys.argv[1]).carried())
+machine.cause = machine.DEEPSLEEP_RESET
+machine.RTC().memory(b"\x01")  # not what sleep_s writes
+print("short", hal.BoardHal(BOARD, CONFIG, sys.argv[1]).carried())
 machine.RTC = rp2_rtc  # rp2: no RTC memory, so no deep sleep
 rp2 = hal.BoardHal(BOARD, CONFIG, sys.argv[1])
-machine.cause = machine.DEEPSLEEP_RESET
 print("rp2", sleep_calls(rp2, carry), "carried", rp2.carried())
 
 del machine.calls[:]
