@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from paymote.gateway.metrics import Metrics
 from paymote.gateway.nonces import NonceBook
 from paymote.gateway.outcomes import Outcome
 from paymote.gateway.store import Store
+
+log = logging.getLogger("paymote.gateway")
 
 QUEUE_ITEMS_MAX = 4096
 BATCH_ITEMS_MAX = 256
@@ -157,16 +160,32 @@ class Committer:
                 continue
             try:
                 outcomes = await self._on_ledger_thread(self._commit, batch)
-            except Exception as error:  # noqa: BLE001 - every waiter learns of it
-                for work in batch:
-                    if not work.future.done():
-                        work.future.set_exception(error)
+            except Exception as error:  # noqa: BLE001 - settled one by one below
+                if len(batch) == 1:
+                    _settle(batch[0], error)
+                else:
+                    await self._commit_one_by_one(batch, error)
                 continue
             for work, outcome in zip(batch, outcomes, strict=True):
-                if not work.future.done():  # its requester may have gone away
-                    work.future.set_result(outcome)
+                _settle(work, outcome)
             if self._thread is None:
                 await asyncio.sleep(0)  # inline: let the links read and answer between commits
+
+    async def _commit_one_by_one(self, batch: list[_Work], error: Exception) -> None:
+        """A group commit failed and rolled back. An I/O error fails each of
+        its messages again; a message that fails alone (a bug its content
+        hits) must not take the others with it: the device resends it within
+        seconds, so every group commit it joined would fail, and the fleet
+        with it. Arrival order is kept, so each device's chain still holds."""
+        log.error("group commit of %d failed (%r): committing them one by one", len(batch), error)
+        for work in batch:
+            try:
+                [outcome] = await self._on_ledger_thread(self._commit, [work])
+            except Exception as alone:  # noqa: BLE001 - its waiter learns of it
+                log.error("commit failed for device %s: %r", work.device_id.hex(), alone)
+                _settle(work, alone)
+            else:
+                _settle(work, outcome)
 
     def _commit(self, batch: list[_Work]) -> list[Outcome]:
         """Runs on the ledger thread: one durable transaction for the batch."""
@@ -182,9 +201,20 @@ class Committer:
                 ]
         except BaseException:
             ctx.head = head_before  # the entries after it were rolled back
+            ctx.nonces.settle(committed=False)  # and so were the attestations
             raise
+        ctx.nonces.settle(committed=True)
         self.batches_committed += 1
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._metrics.commit_batch_items.observe(len(batch))
         self._metrics.ledger_entries.set(ctx.head[0])
         return outcomes
+
+
+def _settle(work: _Work, result: Outcome | Exception) -> None:
+    if work.future.done():  # its requester may have gone away
+        return
+    if isinstance(result, Exception):
+        work.future.set_exception(result)
+    else:
+        work.future.set_result(result)

@@ -17,6 +17,7 @@ class NonceBook:
         self._count_max = count_max
         self._expiry: OrderedDict[bytes, float] = OrderedDict()
         self._lock = threading.Lock()  # issued on the event loop, consumed on the ledger thread
+        self._taken: list[tuple[bytes, float]] = []  # consumed in the open transaction
 
     def issue(self, now_s: float) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
@@ -27,7 +28,22 @@ class NonceBook:
         return nonce
 
     def consume(self, nonce: bytes, now_s: float) -> bool:
-        """True once for a nonce issued here and not expired; False ever after."""
+        """True once for a nonce issued here and not expired; False ever after.
+        Called inside the ledger transaction that stores the attestation;
+        settle() says whether that transaction committed."""
         with self._lock:
             expiry = self._expiry.pop(nonce, None)
-        return expiry is not None and now_s <= expiry
+        if expiry is None or now_s > expiry:
+            return False
+        self._taken.append((nonce, expiry))
+        return True
+
+    def settle(self, committed: bool) -> None:
+        """After the transaction that consumed nonces: if it rolled back, its
+        attestations were not stored, so their nonces are unused again (the
+        board's retransmission must not be refused as stale)."""
+        taken, self._taken = self._taken, []
+        if not committed:
+            with self._lock:
+                for nonce, expiry in taken:
+                    self._expiry[nonce] = expiry

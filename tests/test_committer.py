@@ -1,0 +1,89 @@
+"""The ledger writer when a group commit fails: nothing of it is acknowledged,
+a message that fails alone does not take the rest of its group with it, and
+what the rollback undid (an attestation's nonce) is usable again."""
+
+from __future__ import annotations
+
+import asyncio
+
+from paymote.crypto import inbound
+from paymote.gateway import committer as committer_module
+from paymote.gateway import decode, keys, ledger_command, record
+from paymote.gateway.committer import Committer
+from paymote.gateway.outcomes import Accepted
+from paymote.gateway.store import Store
+from tests.gateway_helpers import Device
+
+NOW_S = 1764374400.0
+
+
+class _BugError(Exception):
+    """What a message's content might hit in the writer: not a refusal, a failure."""
+
+
+def _submit(committer: Committer, kind: int, message: bytes) -> asyncio.Future:
+    envelope, parsed = decode.decode_message(message, kind)
+    return committer.submit(kind, envelope.kid, message, parsed)
+
+
+def _failing_for(kids):
+    def apply(ctx, device_id, message, parsed, now_s):
+        if device_id in kids:
+            raise _BugError(device_id.hex())
+        return record.intent(ctx, device_id, message, parsed, now_s)
+
+    return apply
+
+
+async def _one_group(tmp_path, monkeypatch, failing):
+    """An intent of `good`, an attestation of `attesting` and an intent of
+    `poison`, queued before the writer runs, so they form one group commit;
+    intents of the devices in failing(devices) raise in the writer."""
+    good, attesting, poison = Device(41, payer="a"), Device(42, payer="b"), Device(43, payer="c")
+    for device in (good, attesting, poison):
+        device.register(tmp_path)
+    monkeypatch.setitem(
+        committer_module.APPLY_FOR_KIND,
+        inbound.KIND_INTENT,
+        _failing_for({d.kid for d in failing(good, poison)}),
+    )
+    committer = Committer(tmp_path, keys.load_or_create(tmp_path), lambda: NOW_S)
+    await committer.start()
+    nonce = committer.issue_nonce()
+    futures = [
+        _submit(committer, inbound.KIND_INTENT, good.intent(amount_minor=5)),
+        _submit(committer, inbound.KIND_ATTESTATION, attesting.attestation(nonce)),
+        _submit(committer, inbound.KIND_INTENT, poison.intent(amount_minor=7)),
+    ]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    await committer.stop()
+    with Store(tmp_path) as store:
+        entries = [(e.device_id, e.amount_minor) for e in store.entries()]
+        attested = store.attestation(attesting.kid, nonce) is not None
+    return results, committer.batches_committed, entries, attested, (good, poison)
+
+
+async def test_a_message_that_fails_alone_does_not_fail_its_group(tmp_path, monkeypatch):
+    """The group's commit fails and rolls back; committed one by one, the intent and the
+    attestation are accepted (the attestation's nonce, consumed by the rolled-back
+    transaction, is unused again) and only the failing message gets its error."""
+    results, commits, entries, attested, (good, poison) = await _one_group(
+        tmp_path, monkeypatch, lambda good, poison: [poison]
+    )
+    assert isinstance(results[0], Accepted) and isinstance(results[1], Accepted)
+    assert isinstance(results[2], _BugError)
+    assert commits == 2  # not the group: the two that commit alone
+    assert entries == [(good.kid, 5)] and attested
+    assert ledger_command.problem_in(tmp_path)[0] is None
+
+
+async def test_a_commit_that_fails_for_all_acknowledges_none(tmp_path, monkeypatch):
+    """Every intent fails (as on an I/O error): each waiter gets the error, no intent is
+    written, and the attestation, which does not fail, is stored once."""
+    results, commits, entries, attested, _ = await _one_group(
+        tmp_path, monkeypatch, lambda good, poison: [good, poison]
+    )
+    assert isinstance(results[0], _BugError) and isinstance(results[2], _BugError)
+    assert isinstance(results[1], Accepted) and attested
+    assert commits == 1 and entries == []
+    assert ledger_command.problem_in(tmp_path)[0] is None
