@@ -128,10 +128,10 @@ def _chain(index: int, payer: str, count: int) -> list[bytes]:
 
 def presigned_on_every_core(devices: list[BenchDevice], per_device: int) -> list[Iterator[bytes]]:
     """presigned() for devices that have signed nothing yet, one process a core,
-    with progress: the soak's 1.8 million intents take a minute that way. Signed
-    as the load runs, they cost the load generator 0.45 cores of the two at the
-    soak's rate, against 0.22 presigned (measured 2026-12-02): the gateway's
-    cores, which boards signing on their own would not take."""
+    with progress (71 µs an intent on one core: the soak's 1.7 million take about
+    a minute on two). Signed as the load runs, they cost the load generator 0.45
+    cores of the two at the soak's rate, against 0.22 presigned (measured
+    2026-12-02): the gateway's cores, which boards signing on their own would not take."""
     chains: list[Iterator[bytes]] = []
     with concurrent.futures.ProcessPoolExecutor() as pool:
         for i, chain in enumerate(
