@@ -3,7 +3,8 @@
 Request handlers submit checked, authenticated intents; one thread owns the
 Store and commits them in batches (one fsync for many messages). A message's
 future resolves only after its batch's transaction is durable, so nothing is
-acknowledged before it is on disk. A full queue refuses at once (5.03 with
+acknowledged before it is on disk; where the commit failed, it resolves to
+outcomes.Failed (5.00), never to an exception. A full queue refuses at once (5.03 with
 Max-Age) instead of growing.
 
 Where the front shares the process (workers = 1) the commits run on a thread
@@ -33,7 +34,7 @@ from paymote.gateway import record
 from paymote.gateway.keys import GatewayKey
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.nonces import NonceBook
-from paymote.gateway.outcomes import Outcome
+from paymote.gateway.outcomes import Failed, Outcome
 from paymote.gateway.store import Store
 
 log = logging.getLogger("paymote.gateway")
@@ -62,6 +63,7 @@ class _Work:
     message: bytes
     parsed: Any
     future: asyncio.Future
+    ticket: int  # its place among every message submitted
 
 
 class Committer:
@@ -91,6 +93,9 @@ class Committer:
         )
         self._ctx: record.Context | None = None
         self._task: asyncio.Task | None = None
+        self._submitted = 0
+        # (device, kind) -> (number whose commit failed, messages submitted by then)
+        self._failed: dict[tuple[bytes, Apply], tuple[int, int]] = {}
         self.batches_committed = 0
 
     async def _on_ledger_thread(self, work: Callable[..., Any], *args: Any) -> Any:
@@ -136,9 +141,12 @@ class Committer:
         future gives its Outcome once the batch holding it is durable."""
         future = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Work(APPLY_FOR_KIND[kind], device_id, message, parsed, future))
+            self._queue.put_nowait(
+                _Work(APPLY_FOR_KIND[kind], device_id, message, parsed, future, self._submitted + 1)
+            )
         except asyncio.QueueFull:
             raise QueueFull from None
+        self._submitted += 1
         return future
 
     async def _run(self) -> None:
@@ -156,18 +164,20 @@ class Committer:
                     stopping = True
                     break
                 batch.append(item)
+            if self._failed:
+                batch = [work for work in batch if not self._held_back(work)]
             if not batch:
                 continue
             try:
                 outcomes = await self._on_ledger_thread(self._commit, batch)
             except Exception as error:  # noqa: BLE001 - settled one by one below
                 if len(batch) == 1:
-                    _settle(batch[0], error)
+                    self._settle(batch[0], _failure(batch[0], error))
                 else:
                     await self._commit_one_by_one(batch, error)
                 continue
             for work, outcome in zip(batch, outcomes, strict=True):
-                _settle(work, outcome)
+                self._settle(work, outcome)
             if self._thread is None:
                 await asyncio.sleep(0)  # inline: let the links read and answer between commits
 
@@ -179,13 +189,39 @@ class Committer:
         with it. Arrival order is kept, so each device's chain still holds."""
         log.error("group commit of %d failed (%r): committing them one by one", len(batch), error)
         for work in batch:
+            if self._held_back(work):
+                continue
             try:
                 [outcome] = await self._on_ledger_thread(self._commit, [work])
             except Exception as alone:  # noqa: BLE001 - its waiter learns of it
-                log.error("commit failed for device %s: %r", work.device_id.hex(), alone)
-                _settle(work, alone)
-            else:
-                _settle(work, outcome)
+                outcome = _failure(work, alone)
+            self._settle(work, outcome)
+
+    def _held_back(self, work: _Work) -> bool:
+        """After a device's message numbered n failed to commit, its higher
+        numbers of that kind already queued then (the rest of its batch
+        upload) fail too, unattempted: without their predecessor they would
+        not chain, and sequence.py would take them for a fork and flag the
+        device. What it sends after that 5.00 is tried: n again, first."""
+        key = (work.device_id, work.apply)
+        failed = self._failed.get(key)
+        if failed is None:
+            return False
+        failed_seq, queued_by = failed
+        if work.ticket > queued_by:  # sent after the failure was answered
+            del self._failed[key]
+            return False
+        if work.parsed.seq <= failed_seq:
+            return False
+        self._settle(work, Failed(f"waits for seq {failed_seq}"))
+        return True
+
+    def _settle(self, work: _Work, outcome: Outcome) -> None:
+        seq = getattr(work.parsed, "seq", None)  # intents and reading batches are numbered
+        if isinstance(outcome, Failed) and seq is not None:
+            self._failed.setdefault((work.device_id, work.apply), (seq, self._submitted))
+        if not work.future.done():  # its requester may have gone away
+            work.future.set_result(outcome)
 
     def _commit(self, batch: list[_Work]) -> list[Outcome]:
         """Runs on the ledger thread: one durable transaction for the batch."""
@@ -211,10 +247,11 @@ class Committer:
         return outcomes
 
 
-def _settle(work: _Work, result: Outcome | Exception) -> None:
-    if work.future.done():  # its requester may have gone away
-        return
-    if isinstance(result, Exception):
-        work.future.set_exception(result)
-    else:
-        work.future.set_result(result)
+def outcome_of(future: asyncio.Future) -> Outcome:
+    """A settled future's outcome; Failed if it was cancelled (its requester went away)."""
+    return Failed("cancelled") if future.cancelled() else future.result()
+
+
+def _failure(work: _Work, error: Exception) -> Failed:
+    log.error("commit failed for device %s: %r", work.device_id.hex(), error)
+    return Failed(f"commit failed: {type(error).__name__}")

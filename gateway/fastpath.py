@@ -29,11 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 import aiocoap
-from aiocoap.numbers.codes import Code
 
 from paymote.crypto import inbound
 from paymote.crypto.errors import MessageError
 from paymote.gateway import responses
+from paymote.gateway.committer import outcome_of
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline, Started
 
@@ -241,7 +241,7 @@ class FastPath:
             return
 
         def done(future: asyncio.Future) -> None:
-            self._answer(request, key, ancdata, address, "intent", _settled(future, responses.for_outcome))
+            self._answer(request, key, ancdata, address, "intent", responses.for_outcome(outcome_of(future)))
 
         started.add_done_callback(done)
 
@@ -323,22 +323,6 @@ def _drain_on_each_wakeup(transport: Any, protocol: Any) -> None:
     transport._read_ready = read_ready  # noqa: SLF001 - the loop's reader calls it by this name
 
 
-def _settled(future: asyncio.Future, respond: Callable[[Any], aiocoap.Message]) -> aiocoap.Message:
-    """The response for a committer future: its outcome, or 5.00 if the
-    ledger writer failed (the message is then not acknowledged)."""
-    if future.cancelled() or future.exception() is not None:
-        log.error("ledger writer failed: %r", None if future.cancelled() else future.exception())
-        return aiocoap.Message(code=Code.INTERNAL_SERVER_ERROR, payload=b"ledger error")
-    return respond(future.result())
-
-
 def _settled_batch(started: list[Started | MessageError]) -> aiocoap.Message:
-    results = []
-    for item in started:
-        if not isinstance(item, asyncio.Future):
-            results.append(item)
-        elif item.cancelled() or item.exception() is not None:
-            return _settled(item, responses.for_outcome)
-        else:
-            results.append(item.result())
-    return responses.for_batch(results)
+    """Every item's verdict once all are settled; a failed commit is that item's 5.00 alone."""
+    return responses.for_batch([outcome_of(s) if isinstance(s, asyncio.Future) else s for s in started])

@@ -54,4 +54,12 @@ class Busy:
     retry_after_s: int
 
 
-Outcome = Accepted | Duplicate | Refused | Stale | Conflict | RateLimited | Busy
+@dataclass(frozen=True)
+class Failed:
+    """The ledger writer could not commit it (the log says why): 5.00, nothing
+    written or acknowledged, and the board sends it again."""
+
+    reason: str
+
+
+Outcome = Accepted | Duplicate | Refused | Stale | Conflict | RateLimited | Busy | Failed

@@ -11,7 +11,17 @@ from aiocoap.numbers.codes import Code
 
 from paymote.crypto import cbor, cose
 from paymote.crypto.errors import MessageError, TooLarge, VerifyError
-from paymote.gateway.outcomes import Accepted, Busy, Conflict, Duplicate, Outcome, RateLimited, Refused, Stale
+from paymote.gateway.outcomes import (
+    Accepted,
+    Busy,
+    Conflict,
+    Duplicate,
+    Failed,
+    Outcome,
+    RateLimited,
+    Refused,
+    Stale,
+)
 
 CONTENT_FORMAT_CBOR = 60  # application/cbor
 
@@ -40,6 +50,8 @@ def for_outcome(outcome: Outcome) -> Message:
         return _diagnostic(Code.TOO_MANY_REQUESTS, "rate limit", outcome.retry_after_s)
     if isinstance(outcome, Busy):  # RFC 7252 §5.9.3.4
         return _diagnostic(Code.SERVICE_UNAVAILABLE, "ledger busy", outcome.retry_after_s)
+    if isinstance(outcome, Failed):  # RFC 7252 §5.9.3.1; the reason is for the log, not the network
+        return _diagnostic(Code.INTERNAL_SERVER_ERROR, "ledger error")
     raise TypeError(f"unknown outcome {outcome!r}")
 
 

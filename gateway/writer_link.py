@@ -12,38 +12,27 @@ Frames: a 4-byte big-endian length, then a pickled list of items, so one
 write carries everything a loop iteration produced. Worker to writer:
 ("m", id, kind, device_id, message, parsed), ("n", id) for a nonce,
 ("s", metrics families) every METRICS_EVERY_S, ("r",) once it serves CoAP.
-Writer to worker: (id, outcome or nonce) or (id, Failed(reason)).
+Writer to worker: (id, outcome or nonce); a commit that failed is outcomes.Failed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import pickle
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from paymote.gateway.committer import Committer, QueueFull
+from paymote.gateway.committer import Committer, QueueFull, outcome_of
 from paymote.gateway.outcomes import Busy
-
-log = logging.getLogger("paymote.gateway")
 
 _HEADER = struct.Struct("!I")
 FRAME_BYTES_MAX = 64 * 1024 * 1024
 """A frame above this is a bug on the other side: the link is closed."""
 METRICS_EVERY_S = 1.0
 BUSY_RETRY_S = 2
-
-
-@dataclass(frozen=True)
-class Failed:
-    """The writer could not commit the batch holding this message."""
-
-    reason: str
 
 
 class LinkLostError(ConnectionError):
@@ -142,11 +131,7 @@ class WriterClient(_Framed):
         async for frame in self._frames():
             for request_id, result in frame:
                 future = self._waiting.pop(request_id, None)
-                if future is None or future.done():
-                    continue
-                if isinstance(result, Failed):
-                    future.set_exception(RuntimeError(result.reason))
-                else:
+                if future is not None and not future.done():
                     future.set_result(result)
         # The writer died (or is restarting): nothing waiting was committed
         # and acknowledged, so each gets 5.03 and its board sends it again.
@@ -192,20 +177,10 @@ class WriterEnd(_Framed):
             except QueueFull:
                 self._send((request_id, Busy(BUSY_RETRY_S)))
                 return
-            future.add_done_callback(lambda f, i=request_id: self._send((i, _result(f))))
+            future.add_done_callback(lambda f, i=request_id: self._send((i, outcome_of(f))))
         elif verb == "n":
             self._send((item[1], self._committer.issue_nonce()))
         elif verb == "s":
             self._on_metrics(item[1])
         elif verb == "r" and not self.ready.done():
             self.ready.set_result(None)
-
-
-def _result(future: asyncio.Future) -> Any:
-    if future.cancelled():
-        return Failed("cancelled")
-    error = future.exception()
-    if error is not None:
-        log.error("commit failed: %r", error)
-        return Failed(f"commit failed: {type(error).__name__}")
-    return future.result()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pycddl
+import pytest
 from aiocoap.numbers.codes import Code
 
 from paymote.crypto import cbor, cose, inbound, messages
@@ -109,6 +110,49 @@ async def test_batch_upload_gives_each_intent_its_own_verdict(tmp_path):
     store = Store(tmp_path)
     assert store.entry_count() == 12
     store.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_an_intent_the_ledger_cannot_commit_is_5_00_in_its_batch_alone(tmp_path, monkeypatch, workers):
+    """One device's intent 1 fails in the ledger writer (a bug its content hits), in a
+    one-datagram batch (the fast path) and in a block-wise one (aiocoap), with the writer
+    in the request process and in a process of its own (workers=2): the answer is
+    still 2.04 with a verdict per intent; that intent and its device's later ones in the
+    batch get 5.00 (the board sends them again, none taken for a fork), the others their
+    receipts. Sent again once the writer copes, they are accepted."""
+    from paymote.gateway import committer, record
+
+    board, other = Device(308), Device(309)
+    board.register(tmp_path)
+    other.register(tmp_path)
+    broken = [True]
+
+    def apply(ctx, device_id, message, parsed, now_s):
+        if broken[0] and device_id == board.kid and parsed.seq in (1, 4):
+            raise RuntimeError("a bug")
+        return record.intent(ctx, device_id, message, parsed, now_s)
+
+    monkeypatch.setitem(committer.APPLY_FOR_KIND, inbound.KIND_INTENT, apply)
+    small = [other.intent(), board.intent(), board.intent(), other.intent()]  # board's 1, 2
+    large = [board.intent() for _ in range(2)] + [other.intent() for _ in range(6)]  # 3, 4
+    assert len(cbor.encode(small)) < 1024 < len(cbor.encode(large))
+    async with running_gateway(tmp_path, workers=workers) as gateway:
+        first_small = await gateway.post("b", cbor.encode(small))
+        broken[0] = False
+        again_small = await gateway.post("b", cbor.encode(small[1:3]))
+        broken[0] = True
+        first_large = await gateway.post("b", cbor.encode(large))
+        broken[0] = False
+        again_large = await gateway.post("b", cbor.encode(large[1:2]))
+    codes = [[item[0] for item in cbor.decode(r.payload, size_max=8192)] for r in (first_small, first_large)]
+    assert first_small.code == first_large.code == Code.CHANGED
+    assert codes == [[65, 160, 160, 65], [65, 160] + [65] * 6]  # 2.01, 5.00
+    assert cbor.decode(first_small.payload)[1][1] == "ledger error"
+    assert [item[0] for item in cbor.decode(again_small.payload)] == [65, 65]
+    assert [item[0] for item in cbor.decode(again_large.payload)] == [65]
+    with Store(tmp_path) as store:
+        assert [e.seq for e in store.entries() if e.device_id == board.kid] == [1, 2, 3, 4]
+        assert store.device(board.kid).flagged is None
 
 
 async def test_batch_that_is_not_an_array_is_4_00(tmp_path):
