@@ -33,15 +33,22 @@ except ImportError:  # on a board
 # 96 KB) sends _SMALL_BATCH, whose verdicts fit coap.LARGE_ANSWER_BYTES_MAX: fragmented by
 # the batch, it has no room for a longer answer (with 6, a 96 KB board failed at
 # every boot and a 112 KB one once in the simulation; docs/performance.md). The
-# others send 5, one datagram each way even at the formats' limits: 5 intents of
-# at most 192 B with their CBOR heads (971 B), and 5 verdicts of at most 202 B
-# (a receipt of at most 192 B, its code and Max-Age) are under coap.MESSAGE_BYTES_MAX.
+# others send _DATAGRAM_BATCH, one datagram each way even at the formats' limits: 5
+# intents of at most 192 B with their CBOR heads (971 B), and 5 verdicts of at most
+# _VERDICT_BYTES_MAX (a receipt of at most 192 B, its code and Max-Age) are under
+# coap.MESSAGE_BYTES_MAX. config.json's batch_intents (up to the gateway's 32) sets
+# another size; a batch over _DATAGRAM_BATCH goes block-wise (firmware/blockwise.py),
+# which costs more exchanges than batches of 5 (bench/catch_up.py).
 _SMALL_HEAP_BYTES = const(131072)
 _SMALL_BATCH = const(2)
+_DATAGRAM_BATCH = const(5)
+_GATEWAY_BATCH_MAX = const(32)  # docs/protocol.md: /b takes 1..32 intents
 # (heap_bytes() is None on CPython, whose heap is not small)
-BATCH_INTENTS_MAX = _SMALL_BATCH if (heap_bytes() or _SMALL_HEAP_BYTES) < _SMALL_HEAP_BYTES else 5
+BATCH_INTENTS_MAX = (
+    _SMALL_BATCH if (heap_bytes() or _SMALL_HEAP_BYTES) < _SMALL_HEAP_BYTES else _DATAGRAM_BATCH
+)
+_VERDICT_BYTES_MAX = const(202)
 _PERIODS_PER_BATCH = const(4)  # readings of this many periods go into one reading batch
-_VERDICTS_BYTES_MAX = const(4096)
 _REATTEST_S = const(86400)  # a board that stays up answers a fresh nonce at least daily
 
 
@@ -113,6 +120,7 @@ class Agent:
         self._payer = config["payer"]
         self._payee = config["payee"]
         self._config = config  # the gateway's address, for connect() (a board's HAL keeps it too)
+        self._batch_max = min(config.get("batch_intents", BATCH_INTENTS_MAX), _GATEWAY_BATCH_MAX)
         self._client = None  # the CoAP client, once connect() could make it
         self._polled_ms = hal.ticks_ms()
         last = self._last_signed()
@@ -317,7 +325,7 @@ class Agent:
 
     def _flush_intents(self, now_s):
         while self.stopped is None and now_s >= self.wait_until_s:
-            queued = self.outbox.oldest(BATCH_INTENTS_MAX)
+            queued = self.outbox.oldest(self._batch_max)
             if not queued:
                 return
             try:
@@ -333,18 +341,32 @@ class Agent:
         if len(queued) == 1:
             response = self._client.request(coap.POST, "i", queued[0][1], cose.CONTENT_FORMAT_SIGN1)
             return [(response.code, response.payload, response.max_age_s)]
-        response = self._client.request(
-            coap.POST,
-            "b",
-            cbor.encode([m for _, m in queued]),
-            60,
-            coap.LARGE_ANSWER_BYTES_MAX if len(queued) <= _SMALL_BATCH else coap.MESSAGE_BYTES_MAX,
-        )
+        payload = cbor.encode([m for _, m in queued])
+        answer_bytes_max = len(queued) * _VERDICT_BYTES_MAX + 3  # and the array's head
+        if len(queued) > _DATAGRAM_BATCH:
+            try:
+                from paymote.firmware import blockwise
+            except ImportError:
+                from firmware import blockwise
+            response = blockwise.post(self._client, "b", payload, 60, answer_bytes_max)
+        else:
+            response = self._client.request(
+                coap.POST,
+                "b",
+                payload,
+                60,
+                coap.LARGE_ANSWER_BYTES_MAX if len(queued) <= _SMALL_BATCH else coap.MESSAGE_BYTES_MAX,
+            )
         self.answered_batches += 1
-        if response.code >> 5 != 2:
-            return [(response.code, response.payload, response.max_age_s)] * len(queued)
-        items = cbor.decode(response.payload, size_max=_VERDICTS_BYTES_MAX)
-        return [(item[0], item[1], item[2] if len(item) > 2 else 60) for item in items]
+        if response.code >> 5 == 2:
+            items = cbor.decode(response.payload, size_max=answer_bytes_max)
+            return [(item[0], item[1], item[2] if len(item) > 2 else 60) for item in items]
+        if response.action == coap.DEAD_LETTER:
+            # The batch as a whole was refused (4.00, 4.13), not its intents: from now on
+            # each goes alone and gets its own verdict, so no intent is dead-lettered for it.
+            self._batch_max = 1
+            return []
+        return [(response.code, response.payload, response.max_age_s)] * len(queued)
 
     def _apply(self, outbox, name, code_, detail, max_age_s, now_s):
         """Follow the rule for one answer; False stops this flush."""

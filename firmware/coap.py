@@ -111,14 +111,19 @@ class Message:
         self.payload = payload
 
     def option(self, number):
-        for n, value in self.options:
-            if n == number:
-                return value
-        return None
+        return option(self.options, number)
 
     def uint(self, number, default=None):
         value = self.option(number)
         return default if value is None else int.from_bytes(value, "big")
+
+
+def option(options, number):
+    """The value of the first option numbered number, or None."""
+    for n, value in options:
+        if n == number:
+            return value
+    return None
 
 
 def _read_extended(field, data, i):
@@ -173,15 +178,17 @@ def decode(data):
 
 
 class Response:
-    """A gateway's answer: its code, payload, Max-Age and what the agent does."""
+    """A gateway's answer: its code, payload, Max-Age, options (for block-wise
+    transfer, firmware/blockwise.py) and what the agent does."""
 
-    __slots__ = ("code", "payload", "max_age_s", "action")
+    __slots__ = ("code", "payload", "max_age_s", "action", "options")
 
-    def __init__(self, code_, payload, max_age_s):
+    def __init__(self, code_, payload, max_age_s, options=()):
         self.code = code_
         self.payload = payload
         self.max_age_s = max_age_s
         self.action = action_for(code_)
+        self.options = options
 
 
 def action_for(code_):
@@ -244,17 +251,22 @@ class Client:
         spread = self._ack_timeout_ms * (_ACK_RANDOM_FACTOR_PERCENT - 100) // 100
         return self._ack_timeout_ms + int.from_bytes(self._random_bytes(2), "big") * spread // 0xFFFF
 
-    def request(self, method, path, payload=b"", content_format=None, answer_bytes_max=_ANSWER_BYTES_MAX):
+    def request(
+        self, method, path, payload=b"", content_format=None, answer_bytes_max=_ANSWER_BYTES_MAX, options=()
+    ):
         """Send a CON request and return its Response; raises NoAnswerError when
         every retransmission went unanswered (the agent retries later).
         answer_bytes_max bounds the answer (MicroPython allocates that much per
-        datagram received: keep it small unless a large answer is expected)."""
+        datagram received: keep it small unless a large answer is expected);
+        options: more (number, value bytes) pairs (Block1, Block2, Size1)."""
         if self._rx is None and self._room is None:
             gc.collect()  # the boot's or the last large answer's garbage: a block is free
             self._room = bytearray(LARGE_ANSWER_BYTES_MAX)
         token = self._random_bytes(_TOKEN_BYTES)
         mid = self._next_mid()
-        options = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
+        options = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment] + list(
+            options
+        )
         if content_format is not None:
             options.append((_OPTION_CONTENT_FORMAT, uint_option(content_format)))
         datagram = encode(CON, method, mid, token, options, payload)
@@ -300,7 +312,7 @@ class Client:
                 self._remember(message.mid)
             elif message.type != _ACK or message.mid != mid:
                 continue
-            return Response(message.code, message.payload, message.uint(_OPTION_MAX_AGE, 60))
+            return Response(message.code, message.payload, message.uint(_OPTION_MAX_AGE, 60), message.options)
 
     def _receive(self, timeout_ms, bytes_max):
         try:

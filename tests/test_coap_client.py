@@ -264,3 +264,60 @@ async def test_the_client_on_micropython_against_the_gateway(tmp_path, heap):
     first, second = out.split("\n")[:2]
     assert first.startswith("2.01 done ") and second.startswith("2.04 done "), out
     assert first.split()[2] == second.split()[2]  # the same receipt
+
+
+def _every_third(proxy, to_server):
+    """Drop every third datagram either way (seeded rules are not needed: it is a rule)."""
+    proxy.seen = getattr(proxy, "seen", 0) + 1
+    return proxy.seen % 3 == 0
+
+
+@pytest.mark.parametrize("lossy", [False, True])
+async def test_a_batch_over_one_datagram_goes_block_wise(tmp_path, lossy):
+    """firmware/blockwise.py: 14 intents (2.3 KB) go up in three Block1 blocks (RFC 7959
+    §2.5) and their 14 verdicts (2.0 KB) come down in two Block2 blocks (§2.4), through a
+    link that loses every third datagram too: one verdict per intent, each a receipt
+    for its own sequence number, and each intent in the ledger once."""
+    from paymote.crypto import cbor
+    from paymote.firmware import blockwise
+    from paymote.gateway.store import Store
+
+    device = Device(504)
+    device.register(tmp_path)
+    body = cbor.encode([device.intent(amount_minor=n) for n in range(1, 15)])
+    assert 2048 < len(body) <= 3072
+    async with running_gateway(tmp_path) as gateway:
+        proxy = LossyProxy(gateway.port, _every_third if lossy else (lambda proxy, to_server: False), seed=9)
+        client, sock = _client(proxy.port, ack_timeout_ms=100)
+        response = await asyncio.to_thread(blockwise.post, client, "b", body, 60, 14 * 202 + 3)
+        sock.close()
+    assert coap.dotted(response.code) == "2.04"
+    verdicts = cbor.decode(response.payload, size_max=8192)
+    assert [item[0] for item in verdicts] == [65] * 14
+    key = keys.load(tmp_path / keys.KEY_FILE)
+    gateway_keys = {key.kid: authenticate.Ed25519Key(key.public)}
+    assert [inbound.open_receipt(item[1], gateway_keys)[1].seq for item in verdicts] == list(range(1, 15))
+    with Store(tmp_path) as store:
+        assert store.entry_count() == 14
+    if lossy:
+        assert client.retransmissions > 0 and proxy.dropped > 0
+    else:  # 3 blocks up, the last answered with the first block down, 1 more asked for
+        assert proxy.forwarded == 2 * 4 and client.retransmissions == 0
+
+
+async def test_a_block_wise_batch_past_the_gateways_limit_is_refused_at_its_first_block(tmp_path):
+    """48 intents, over /b's bytes: the gateway answers the first block, whose Size1 says
+    so, 4.13 with Size1 (RFC 7959 §2.9.3), and the client sends no further block."""
+    from paymote.crypto import cbor
+    from paymote.firmware import blockwise
+
+    device = Device(505)
+    device.register(tmp_path)
+    body = cbor.encode([device.intent() for _ in range(48)])
+    async with running_gateway(tmp_path) as gateway:
+        proxy = LossyProxy(gateway.port, lambda proxy, to_server: False, seed=10)
+        client, sock = _client(proxy.port, ack_timeout_ms=100)
+        response = await asyncio.to_thread(blockwise.post, client, "b", body, 60, 8192)
+        sock.close()
+    assert coap.dotted(response.code) == "4.13" and response.action == coap.DEAD_LETTER
+    assert proxy.forwarded == 2  # one block up, its answer down
