@@ -21,6 +21,12 @@ MCUS = {"esp32", "esp32s3", "rp2040", "rp2350"}
 MPY_ARCHS = {"xtensawin", "armv6m", "armv7m", "armv7emsp", "x64"}  # mpy-cross -march
 NETWORKS = {"wifi", "ethernet", "lte"}
 GPIO_MAX = 48
+# The Pico W and Pico 2 W wire their CYW43439 Wi-Fi chip to GPIO 23 (WL_ON), 24 (WL_D),
+# 25 (WL_CS) and 29 (WL_CLK) (Raspberry Pi's Pico W datasheet, "Pinout"): a sensor or LED
+# there would take the radio down. Their LED is the chip's WL_GPIO0, which MicroPython's
+# rp2 port names "LED".
+CYW43_GPIOS = {23: "WL_ON", 24: "WL_D", 25: "WL_CS", 29: "WL_CLK"}
+LED_BY_NAME = "LED"
 
 # Sensor kinds: their keys (besides "kind") and the product profiles they serve.
 SENSOR_KEYS = {
@@ -68,7 +74,7 @@ class Board:
     filesystem_bytes: int
     network: tuple[str, ...]
     battery: bool
-    pins: dict[str, int]
+    pins: dict[str, int | str]  # GPIO numbers; a pin name ("LED") where the port names it
     sensors: tuple[dict[str, Any], ...]
     product: dict[str, Any]
 
@@ -94,7 +100,8 @@ def load_file(path: Path) -> Board:
     check.only(raw, {"board", "pins", "sensors", "product"}, "")
     board = check.table(raw, "board")
     check.only(board, _BOARD_KEYS, "board.")
-    pins = check.pins(check.table(raw, "pins"))
+    mcu = check.choice(board, "board.mcu", MCUS)
+    pins = check.pins(check.table(raw, "pins"), wifi_chip=mcu in ("rp2040", "rp2350"))
     sensors = check.sensors(raw.get("sensors", []), pins)
     product = check.product(check.table(raw, "product"), sensors)
     ram = check.integer(board, "board.ram_bytes", 16384, 1 << 24)
@@ -105,7 +112,7 @@ def load_file(path: Path) -> Board:
     return Board(
         name=path.stem,
         description=check.text(board, "board.description"),
-        mcu=check.choice(board, "board.mcu", MCUS),
+        mcu=mcu,
         mpy_arch=check.choice(board, "board.mpy_arch", MPY_ARCHS),
         ram_bytes=ram,
         heap_bytes=check.integer(board, "board.heap_bytes", 32768, ram),
@@ -167,21 +174,30 @@ class _Checker:
             self.fail(key, f"one of {sorted(allowed)}, not {value!r}")
         return value
 
-    def pins(self, pins: dict) -> dict[str, int]:
+    def pins(self, pins: dict, wifi_chip: bool) -> dict[str, int | str]:
+        """GPIO numbers, each used once; status_led may be "LED" where the LED
+        is the Wi-Fi chip's (wifi_chip: an RP2040 or RP2350 W board), whose
+        own GPIOs are refused."""
         seen: dict[int, str] = {}
         for name in pins:
+            if wifi_chip and name == "status_led" and pins[name] == LED_BY_NAME:
+                continue
             number = self.integer(pins, f"pins.{name}", 0, GPIO_MAX)
+            if wifi_chip and number in CYW43_GPIOS:
+                self.fail(f"pins.{name}", f"GPIO {number} is the Wi-Fi chip's {CYW43_GPIOS[number]}")
             if number in seen:
                 self.fail(f"pins.{name}", f"GPIO {number} is already pins.{seen[number]}")
             seen[number] = name
         return dict(pins)
 
-    def pin(self, table: dict, key: str, pins: dict[str, int]) -> None:
+    def pin(self, table: dict, key: str, pins: dict[str, int | str]) -> None:
         value = self._get(table, key)
         if value not in pins:
             self.fail(key, f"names no pin in [pins]: {value!r}")
+        if not isinstance(pins[value], int):
+            self.fail(key, f"pins.{value} is not a GPIO a sensor can use")
 
-    def sensors(self, sensors: Any, pins: dict[str, int]) -> list[dict]:
+    def sensors(self, sensors: Any, pins: dict[str, int | str]) -> list[dict]:
         if not isinstance(sensors, list) or not all(isinstance(s, dict) for s in sensors):
             self.fail("sensors", "an array of [[sensors]] tables")
         for i, sensor in enumerate(sensors):

@@ -63,6 +63,26 @@ def test_mistakes_name_file_key_and_problem(tmp_path, old, new, key, problem):
     assert key in message and problem in message
 
 
+@pytest.mark.parametrize(
+    ("pins", "problem"),
+    [
+        ("status_led = 25", "pins.status_led: GPIO 25 is the Wi-Fi chip's WL_CS"),
+        ('status_led = "LED"\nmeter = 23', "pins.meter: GPIO 23 is the Wi-Fi chip's WL_ON"),
+        ('status_led = "GP2"', "pins.status_led: an integer from 0 to 48"),
+    ],
+)
+def test_a_pico_w_keeps_its_wifi_chips_pins(tmp_path, pins, problem):
+    """On the RP2040 and RP2350 W boards GPIO 23, 24, 25 and 29 drive the CYW43 Wi-Fi chip
+    and the LED is the chip's ("LED" in MicroPython's rp2 port): a definition that puts a
+    pin there, or names another pin, is refused."""
+    shipped = (boards.BOARDS_DIR / "rpi-pico-w.toml").read_text()
+    path = tmp_path / "my-pico.toml"
+    path.write_text(shipped.replace('status_led = "LED"', pins, 1))
+    with pytest.raises(boards.BoardError, match=problem):
+        boards.load_file(path)
+    assert boards.load("rpi-pico-w").pins["status_led"] == "LED"
+
+
 def test_i2c_sensor_needs_the_i2c_pins(tmp_path):
     """An I2C sensor on a board without i2c_sda/i2c_scl pins is refused at the sensor's bus."""
     path = tmp_path / "no-i2c.toml"
