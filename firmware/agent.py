@@ -9,6 +9,7 @@ replaces the HAL and nothing else. The HAL gives:
     hal.ticks_ms(), hal.random_bytes(n)
     hal.udp_socket(), hal.resolve(host, port)
     hal.dbgstat          the EAT debug status (RFC 9711 §4.2.9) the board reports
+    hal.report(text)     what needs someone's attention (the console on a board)
     hal.i2c(), hal.sleep_ms(ms)  (firmware/main.py, for the I2C sensors)
 
 What is billed comes from the board's profile object (MeteredBilling here for
@@ -129,6 +130,7 @@ class Agent:
         self._last_time_s = 0 if last is None else last[2]
         self._period_start_s = self._now_s()
         self.stopped = None  # the reason, once the gateway said 4.01 / 4.03
+        self.outbox_full = False  # reported once each time it fills
         self.wait_until_s = 0  # a 4.29 / 5.03 Max-Age
         self.answered_batches = 0  # batch uploads the gateway answered
         self.attested = None  # the gateway's answer to this boot's latest attestation
@@ -209,7 +211,7 @@ class Agent:
         self.attested = response
         self._attested_s = self._now_s()
         if response.action == coap.STOP:
-            self.stopped = "attestation %s" % coap.dotted(response.code)
+            self._stop("attestation %s" % coap.dotted(response.code))
 
     def time_from_gateway(self):
         """Set the RTC from the gateway (firmware/clock.py); True once set. The
@@ -244,8 +246,12 @@ class Agent:
         while charge is not None:
             try:
                 self._sign(now_s, charge[0], charge[1])
-            except OutboxFull:
-                break  # stop producing; what is queued is kept and sent first
+            except OutboxFull:  # stop producing; what is queued is kept and sent first
+                if not self.outbox_full:
+                    self.outbox_full = True
+                    self._hal.report("outbox full")  # signing waits for the gateway
+                break
+            self.outbox_full = False
             self._billing.charged(charge[1])
             charge = self._billing.charge()
         collect_after_burst()  # the records kept until the batch is signed go low in the heap
@@ -368,6 +374,11 @@ class Agent:
             return []
         return [(response.code, response.payload, response.max_age_s)] * len(queued)
 
+    def _stop(self, reason):
+        """The gateway said 4.01 / 4.03: send nothing more this boot, and say why."""
+        self.stopped = reason
+        self._hal.report("stopped: " + reason)
+
     def _apply(self, outbox, name, code_, detail, max_age_s, now_s):
         """Follow the rule for one answer; False stops this flush."""
         action = coap.action_for(code_)
@@ -375,10 +386,12 @@ class Agent:
             outbox.done(name, bytes(detail))
             return True
         if action == coap.DEAD_LETTER:
-            outbox.dead_letter(name, "%s %s" % (coap.dotted(code_), _text(detail)))
+            reason = "%s %s" % (coap.dotted(code_), _text(detail))
+            outbox.dead_letter(name, reason)
+            self._hal.report("dead letter %s: %s" % (name, reason))
             return True
         if action == coap.STOP:
-            self.stopped = "%s %s" % (coap.dotted(code_), _text(detail))
+            self._stop("%s %s" % (coap.dotted(code_), _text(detail)))
         elif action == coap.WAIT:
             self.wait_until_s = now_s + max_age_s
         return False

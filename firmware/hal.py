@@ -11,6 +11,7 @@ The methods firmware/agent.py and firmware/main.py call:
     ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s, carry)
     carried()                 what the last deep sleep kept in RTC memory, or None
     feed_watchdog()           machine.WDT, started by the first feed
+    report(text)              what needs someone's attention, on the USB console
     random_bytes(n)           os.urandom
     udp_socket(), resolve(host, port)
     pin(n), i2c(), uart(tx, rx, baud), adc(n)   the board definition's pins
@@ -217,6 +218,13 @@ class BoardHal:
         if self._wdt is None:
             self._wdt = machine.WDT(timeout=WATCHDOG_TIMEOUT_MS)
         self._wdt.feed()
+
+    def report(self, text):
+        """What needs someone's attention (the outbox is full, the gateway
+        stopped the board, a message was dead-lettered), on the console:
+        MicroPython's stdout is the USB serial port, where an installer's
+        serial monitor or `mpremote` shows it."""
+        print("paymote:", text)
 
     # ---------------------------------------------------------------- files and randomness
 

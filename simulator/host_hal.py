@@ -40,6 +40,7 @@ class HostHal:
         self.pins = {}  # GPIO number -> VirtualPin, for the world to drive
         self.i2c_bus = None  # the world's I2C parts (simulator.parts.FakeI2C), if any
         self.watchdog_feeds = 0
+        self.reports = []  # what the agent reported (firmware/hal.py prints it), the newest 16
 
     def pin(self, number):
         if number not in self.pins:
@@ -58,6 +59,11 @@ class HostHal:
 
     def feed_watchdog(self):
         self.watchdog_feeds += 1
+
+    def report(self, text):
+        self.reports.append(text)
+        if len(self.reports) > 16:
+            self.reports.pop(0)
 
     def connect(self, idle=None):
         """The network is up: the simulator's faults are on the wire (a

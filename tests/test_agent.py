@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from aiocoap.numbers.codes import Code
 
 from paymote import boards
 from paymote.crypto import cbor, cose, ed25519, messages
@@ -145,7 +146,56 @@ async def test_a_batch_refused_as_a_whole_dead_letters_no_intent(tmp_path, monke
         await board.period(1400)
     assert len(board.agent.outbox) == 0 and board.agent.answered_batches == 1
     assert not (flash / "dead").exists() or not any((flash / "dead").iterdir())
+    assert board.hal.reports == []
     assert [e.seq for e in _entries(data_dir)] == [1, 2, 3, 4, 5]
+
+
+async def test_a_full_outbox_and_a_stop_are_reported_once(tmp_path):
+    """An outbox that fills while the gateway is down stops the signing and says so, once,
+    not every period; when the gateway takes the queue, signing resumes (the meter's energy
+    of the full periods is billed then, nothing lost). A revoked device is stopped and
+    says why."""
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    seed = _provision(flash, data_dir)
+    port = free_udp_port()
+    board = Board(flash, port, Clock())
+    board.agent.outbox._capacity = 2
+    for _ in range(4):
+        await board.period(1400)
+    assert len(board.agent.outbox) == 2 and board.agent.outbox_full
+    assert board.hal.reports == ["outbox full"]
+    async with running_gateway(data_dir, port=port):
+        await board.period(1400)  # signs nothing yet (full), then sends the two queued
+        assert len(board.agent.outbox) == 0
+        await board.period(1400)  # signs the three periods' energy since
+        assert not board.agent.outbox_full
+        with Store(data_dir) as store:
+            registry.revoke(store, cose.key_id(ed25519.SigningKey(seed).public).hex(), 0)
+        await board.period(1400)
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 168]  # 4 x 1.4 kWh in the third
+    assert board.hal.reports[1:] == ["stopped: 4.03 device is revoked"]
+
+
+async def test_a_forked_intent_is_dead_lettered_with_its_reason_and_reported(tmp_path):
+    """Another intent numbered 1 under the board's key (a clone's) reached the gateway
+    first: the board's own is answered 4.09, moved to dead/ with the reason (never
+    dropped) and reported; the board does not stop."""
+    from paymote.simulator.adversary import SigningDevice
+
+    flash, data_dir = tmp_path / "flash", tmp_path / "gateway"
+    seed = _provision(flash, data_dir)
+    clone = SigningDevice(int.from_bytes(seed, "big"), payer="hh-7")
+    port = free_udp_port()
+    async with running_gateway(data_dir, port=port) as gateway:
+        assert (await gateway.post("i", clone.intent(amount_minor=1))).code == Code.CREATED
+        board = Board(flash, port, Clock())
+        await board.period(1400)
+    storage = board.hal.storage  # each file with its checksum (firmware/storage.py)
+    why = storage.read("dead/0000000001.why").decode()
+    assert why == "4.09 seq 1 already recorded with other content"
+    assert storage.read("dead/0000000001") is not None and len(board.agent.outbox) == 0
+    assert board.hal.reports == ["dead letter outbox/0000000001: " + why]
+    assert board.agent.stopped is None
 
 
 async def test_sub_cent_usage_is_carried_not_lost(tmp_path):

@@ -55,6 +55,7 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
     assert parts.count("('SoftI2C', 22, 21, 100000)") == 1  # scl, sda from the board's pins, made once
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
     assert out[21] == "no i2c pins None"  # a board without I2C pins has no bus
+    assert out[22] == "paymote: stopped: 4.03 device is revoked"  # on the USB console
 
 
 def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):

@@ -143,3 +143,4 @@ board.uart(17, 18, 9600)
 board.adc(26)
 print("parts", machine.calls)
 print("no i2c pins", hal.BoardHal({"pins": {}}, {}, sys.argv[1]).i2c())
+board.report("stopped: 4.03 device is revoked")  # what the agent reports, on the console
