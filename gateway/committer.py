@@ -4,8 +4,8 @@ Request handlers submit checked, authenticated intents; one thread owns the
 Store and commits them in batches (one fsync for many messages). A message's
 future resolves only after its batch's transaction is durable, so nothing is
 acknowledged before it is on disk; where the commit failed, it resolves to
-outcomes.Failed (5.00), never to an exception. A full queue refuses at once (5.03 with
-Max-Age) instead of growing.
+outcomes.Failed (5.00), never to an exception. A full queue refuses at once
+(5.03 with Max-Age) instead of growing.
 
 Where the front shares the process (workers = 1) the commits run on a thread
 of their own, so an fsync never stalls the CoAP event loop. In a writer

@@ -167,7 +167,7 @@ async def test_a_full_outbox_and_a_stop_are_reported_once(tmp_path):
     async with running_gateway(data_dir, port=port):
         await board.period(1400)  # signs nothing yet (full), then sends the two queued
         assert len(board.agent.outbox) == 0
-        await board.period(1400)  # signs the three periods' energy since
+        await board.period(1400)  # signs the energy of the four periods since the second
         assert not board.agent.outbox_full
         with Store(data_dir) as store:
             registry.revoke(store, cose.key_id(ed25519.SigningKey(seed).public).hex(), 0)
