@@ -3,8 +3,9 @@ gateway (durable, on loopback) by the board's own CoAP client (firmware/coap.py,
 firmware/blockwise.py, run on CPython), as the agent sends them: one at a
 time (POST /i), in batches that fit one datagram each way (2 on a 96 KB
 heap, 5 elsewhere), and in batches over a datagram that go block-wise (RFC
-7959, 1,024-byte blocks), through a UDP relay that counts every datagram and
-byte and can lose datagrams at a seeded rate.
+7959, 1,024-byte blocks), through the simulator's faulty link
+(simulator/proxy.py), which counts every datagram and byte and can lose
+datagrams at a seeded rate.
 
 Exchanges (confirmable requests, retransmissions included) are round trips
 the radio waits through; bytes on air count 28 bytes of IPv4 and UDP
@@ -19,11 +20,9 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,43 +34,11 @@ from paymote.gateway import service  # noqa: E402
 from paymote.gateway.config import Config  # noqa: E402
 from paymote.simulator.adversary import SigningDevice  # noqa: E402
 from paymote.simulator.fleet import free_udp_port  # noqa: E402
+from paymote.simulator.proxy import Faults, FaultyLink  # noqa: E402
 
 IP_UDP_HEADER_BYTES = 28
 DATAGRAM_BATCH = 5  # firmware/agent.py's _DATAGRAM_BATCH: the baseline
 MODES = (1, 2, 5, 16, 32)
-
-
-class CountingRelay:
-    """Client <-> gateway over loopback; counts datagrams and bytes each way and
-    drops each with probability loss (one seeded generator)."""
-
-    def __init__(self, upstream_port: int, loss: float, seed: int) -> None:
-        self._rng = random.Random(seed)
-        self._loss = loss
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        self._upstream = ("127.0.0.1", upstream_port)
-        self._client: tuple | None = None
-        self.reset()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def reset(self) -> None:
-        self.datagrams = self.up = self.payload_bytes = self.lost = 0
-
-    def _run(self) -> None:
-        while True:
-            data, source = self._sock.recvfrom(4096)
-            up = source != self._upstream
-            if up:
-                self._client = source
-            self.datagrams += 1
-            self.up += up
-            self.payload_bytes += len(data)
-            if self._rng.random() < self._loss:
-                self.lost += 1
-                continue
-            self._sock.sendto(data, self._upstream if up else self._client)
 
 
 def _send(client: coap.Client, queued: list[bytes]) -> list[int]:
@@ -86,11 +53,12 @@ def _send(client: coap.Client, queued: list[bytes]) -> list[int]:
     return [item[0] for item in cbor.decode(response.payload, size_max=8192)]
 
 
-def _catch_up(port: int, relay: CountingRelay, device: SigningDevice, intents: int, batch: int) -> dict:
+def _catch_up(link: FaultyLink, device: SigningDevice, intents: int, batch: int) -> dict:
     queued = [device.intent() for _ in range(intents)]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client = coap.Client(sock, ("127.0.0.1", port), lambda: time.monotonic_ns() // 1_000_000, os.urandom, 200)
-    relay.reset()
+    client = coap.Client(
+        sock, ("127.0.0.1", link.port), lambda: time.monotonic_ns() // 1_000_000, os.urandom, 200
+    )
     requests = accepted = 0
     started = time.perf_counter()
     while queued:
@@ -100,14 +68,16 @@ def _catch_up(port: int, relay: CountingRelay, device: SigningDevice, intents: i
         requests += 1
     elapsed_s = time.perf_counter() - started
     sock.close()
+    stats = link.stats
     return {
         "batch": batch,
         "requests": requests,
-        "exchanges": relay.up,  # every datagram the board sends is a CON request or its retransmission
+        # every datagram the board sends is a CON request or its retransmission
+        "exchanges": sum(stats.requests.values()) + stats.retransmissions,
         "retransmissions": client.retransmissions,
-        "datagrams": relay.datagrams,
-        "bytes_on_air": relay.payload_bytes + IP_UDP_HEADER_BYTES * relay.datagrams,
-        "lost": relay.lost,
+        "datagrams": stats.datagrams,
+        "bytes_on_air": stats.bytes + IP_UDP_HEADER_BYTES * stats.datagrams,
+        "lost": stats.faults["lost"],
         "accepted": accepted,
         "seconds": round(elapsed_s, 3),
     }
@@ -124,14 +94,17 @@ async def _run(args: argparse.Namespace) -> list[dict]:
         service.serve(Config(data=data_dir, bind=f"127.0.0.1:{port}"), stop=stop, ready=ready)
     )
     await asyncio.wait_for(ready.wait(), 10)
-    relay = CountingRelay(port, args.loss, args.seed)
     rows = []
     try:
         for batch in MODES:
             print(f"  sending {args.intents} intents, {batch} a request ...", file=sys.stderr, flush=True)
-            rows.append(
-                await asyncio.to_thread(_catch_up, relay.port, relay, devices[batch], args.intents, batch)
-            )
+            # A link of its own for each mode, with the same seed: each meets the same faults.
+            link = FaultyLink(("127.0.0.1", port), Faults(loss=args.loss), args.seed)
+            await link.start()
+            try:
+                rows.append(await asyncio.to_thread(_catch_up, link, devices[batch], args.intents, batch))
+            finally:
+                link.close()
     finally:
         stop.set()
         await task

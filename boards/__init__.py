@@ -101,14 +101,15 @@ def load_file(path: Path) -> Board:
     board = check.table(raw, "board")
     check.only(board, _BOARD_KEYS, "board.")
     mcu = check.choice(board, "board.mcu", MCUS)
-    pins = check.pins(check.table(raw, "pins"), wifi_chip=mcu in ("rp2040", "rp2350"))
+    network = board.get("network")
+    if not isinstance(network, list) or not network or not set(network) <= NETWORKS:
+        check.fail("board.network", f"a non-empty list of {sorted(NETWORKS)}")
+    wifi_chip = mcu in ("rp2040", "rp2350") and "wifi" in network  # a Pico W or Pico 2 W
+    pins = check.pins(check.table(raw, "pins"), wifi_chip)
     sensors = check.sensors(raw.get("sensors", []), pins)
     product = check.product(check.table(raw, "product"), sensors)
     ram = check.integer(board, "board.ram_bytes", 16384, 1 << 24)
     flash = check.integer(board, "board.flash_bytes", 1 << 20, 1 << 28)
-    network = board.get("network")
-    if not isinstance(network, list) or not network or not set(network) <= NETWORKS:
-        check.fail("board.network", f"a non-empty list of {sorted(NETWORKS)}")
     return Board(
         name=path.stem,
         description=check.text(board, "board.description"),

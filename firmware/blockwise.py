@@ -24,11 +24,11 @@ except ImportError:  # on a board
 _OPTION_BLOCK2 = const(23)
 _OPTION_BLOCK1 = const(27)
 _OPTION_SIZE1 = const(60)
-SZX = const(6)  # 1,024-byte blocks: RFC 7252 §4.6's payload bound, and aiocoap's own
+_SZX = const(6)  # 1,024-byte blocks: RFC 7252 §4.6's payload bound, and aiocoap's own
 _CONTINUE = const(95)  # 2.31 (§2.9.1)
 
 
-def block_option(num, more, szx):
+def _block_option(num, more, szx):
     """A Block1/Block2 value (§2.2): NUM, the M bit and SZX, as a uint option."""
     return coap.uint_option((num << 4) | (more << 3) | szx)
 
@@ -50,12 +50,12 @@ def post(client, path, body, content_format, body_bytes_max):
     as client.request does, and for an answer whose blocks do not follow on
     or grow past body_bytes_max: the agent keeps the batch queued and sends
     it again, and the gateway answers what it committed 2.04, same receipt."""
-    szx = SZX
+    szx = _SZX
     start = 0
     while True:
         size = 1 << (szx + 4)
         more = 1 if start + size < len(body) else 0
-        options = [(_OPTION_BLOCK1, block_option(start // size, more, szx))] if more or start else []
+        options = [(_OPTION_BLOCK1, _block_option(start // size, more, szx))] if more or start else []
         if start == 0 and more:
             options.append((_OPTION_SIZE1, coap.uint_option(len(body))))  # §4: the whole size
         response = client.request(
@@ -87,7 +87,7 @@ def _rest(client, path, response, content_format, body_bytes_max):
             b"",
             content_format,
             coap.MESSAGE_BYTES_MAX,
-            [(_OPTION_BLOCK2, block_option(num, 0, szx))],
+            [(_OPTION_BLOCK2, _block_option(num, 0, szx))],
         )
         block2 = _block(response, _OPTION_BLOCK2)
         if response.code >> 5 != 2 or block2 is None or block2[0] != num or block2[2] != szx:

@@ -264,12 +264,11 @@ class Client:
             self._room = bytearray(LARGE_ANSWER_BYTES_MAX)
         token = self._random_bytes(_TOKEN_BYTES)
         mid = self._next_mid()
-        options = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment] + list(
-            options
-        )
+        sent = [(_OPTION_URI_PATH, segment.encode()) for segment in path.split("/") if segment]
+        sent.extend(options)  # () for most: nothing allocated
         if content_format is not None:
-            options.append((_OPTION_CONTENT_FORMAT, uint_option(content_format)))
-        datagram = encode(CON, method, mid, token, options, payload)
+            sent.append((_OPTION_CONTENT_FORMAT, uint_option(content_format)))
+        datagram = encode(CON, method, mid, token, sent, payload)
         timeout_ms = self._first_timeout_ms()
         for attempt in range(MAX_RETRANSMIT + 1):
             if attempt:

@@ -217,9 +217,10 @@ class Committer:
         return True
 
     def _settle(self, work: _Work, outcome: Outcome) -> None:
-        seq = getattr(work.parsed, "seq", None)  # intents and reading batches are numbered
-        if isinstance(outcome, Failed) and seq is not None:
-            self._failed.setdefault((work.device_id, work.apply), (seq, self._submitted))
+        if isinstance(outcome, Failed):
+            seq = getattr(work.parsed, "seq", None)  # intents and reading batches are numbered
+            if seq is not None:
+                self._failed.setdefault((work.device_id, work.apply), (seq, self._submitted))
         if not work.future.done():  # its requester may have gone away
             work.future.set_result(outcome)
 

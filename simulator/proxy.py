@@ -49,6 +49,7 @@ class LinkStats:
     """What the link saw and did."""
 
     datagrams: int = 0
+    bytes: int = 0  # the datagrams' CoAP bytes, both ways, before any fault
     faults: Counter = field(default_factory=Counter)  # lost, duplicated, reordered, delayed, corrupted
     requests: Counter = field(default_factory=Counter)  # by Uri-Path, first transmissions
     retransmissions: int = 0
@@ -131,6 +132,7 @@ class FaultyLink:
     def _inject(self, direction: int, data: bytes, send) -> None:
         """Apply the faults to one datagram travelling one way."""
         self.stats.datagrams += 1
+        self.stats.bytes += len(data)
         r, f = self._random, self.faults
         if r.random() < f.loss:
             self.stats.faults["lost"] += 1

@@ -306,8 +306,9 @@ async def test_the_firmware_catches_up_after_an_offline_spell_in_96k(tmp_path, h
 
 async def test_a_board_configured_for_large_batches_catches_up_block_wise(tmp_path):
     """config.json's batch_intents = 16 on a 256 KB heap (an ESP32-S3's): ten periods
-    offline leave nine intents (1.5 KB), which go as one block-wise batch (RFC 7959:
-    two Block1 blocks up, two Block2 blocks of verdicts down) on the real interpreter."""
+    offline leave nine intents, which go as one batch upload on the real interpreter; a
+    batch over five goes block-wise (firmware/blockwise.py; its blocks are counted on the
+    wire in tests/test_coap_client.py)."""
     entries = await _catch_up(tmp_path, "256K", 10, 1, batch_intents=16)
     assert [e.seq for e in entries] == [*range(1, 10), 17]
     assert [e.amount_minor for e in entries] == [42] * 10
