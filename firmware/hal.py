@@ -11,7 +11,7 @@ The methods firmware/agent.py and firmware/main.py call:
     ticks_ms(), ticks_diff(a, b), sleep_ms(ms), sleep_s(s, carry)
     carried()                 what the last deep sleep kept in RTC memory, or None
     feed_watchdog()           machine.WDT, started by the first feed
-    report(text)              what needs someone's attention, on the USB console
+    report(text)              what needs someone's attention: the USB console and the status LED
     random_bytes(n)           os.urandom
     udp_socket(), resolve(host, port)
     pin(n), i2c(), uart(tx, rx, baud), adc(n)   the board definition's pins
@@ -53,6 +53,7 @@ _RTC_HAL_BYTES = const(2)  # the join back-off, in front of the agent's state in
 I2C_FREQUENCY_HZ = const(100000)  # standard mode: every part on the boards' buses takes it
 _UNIX_MINUS_2000_S = 946684800  # ports whose time.time() counts from 2000-01-01
 DBGSTAT_ENABLED = const(0)  # RFC 9711 §4.2.9: MicroPython keeps its REPL on USB
+_ATTENTION_RGB = (32, 0, 0)  # an RGB status LED's colour when lit: red, dim (WS2812 at 1/8)
 
 
 def _epoch_offset_s():
@@ -81,6 +82,8 @@ class BoardHal:
         self._skips_left = 0  # connect() calls left that do not try to join (battery)
         self._skips_after_failure = 0  # the last failure's back-off: 1, 2, 4 ... _JOIN_SKIPS_MAX
         self._carried = self._wake()
+        self._attention = False  # report() said something since this boot
+        self._set_status_led(False)  # an RGB LED keeps its colour through a reset
 
     # ---------------------------------------------------------------- network and time
 
@@ -179,6 +182,8 @@ class BoardHal:
         kept = None
         if carry is not None and self._battery and hasattr(self._rtc, "memory"):
             kept = carry()
+        if self._battery and self._attention:
+            self._set_status_led(False)  # a lit LED would draw more than the sleeping board
         if kept is not None:  # the join back-off first, so a wake that cannot join still waits
             self._rtc.memory(bytes((self._skips_left, self._skips_after_failure)) + kept)
             machine.deepsleep(seconds * 1000)  # the watchdog stops with the CPU
@@ -191,6 +196,8 @@ class BoardHal:
             else:
                 time.sleep_ms(slice_ms)
             left_ms -= slice_ms
+        if self._battery and self._attention:
+            self._set_status_led(True)
         self.feed_watchdog()
 
     def carried(self):
@@ -225,6 +232,27 @@ class BoardHal:
         MicroPython's stdout is the USB serial port, where an installer's
         serial monitor or `mpremote` shows it."""
         print("paymote:", text)
+        self._attention = True
+        self._set_status_led(True)
+
+    def _set_status_led(self, lit):
+        """The board definition's status LED: off from boot, lit from the first
+        report() on whenever the board is awake (a board on mains power always
+        is; one on battery turns it off while it sleeps, and a deep sleep's
+        wake is a new start), since a board in the field has no console attached
+        and the LED tells whoever passes to attach one.
+        pins.status_led is a plain LED lit high (an integer GPIO, or "LED": the
+        Pico W's, on its Wi-Fi chip, which MicroPython's rp2 port names so);
+        pins.status_rgb an addressable RGB LED (WS2812, MicroPython's neopixel)."""
+        pins = self._pins_of
+        if "status_led" in pins:
+            machine.Pin(pins["status_led"], machine.Pin.OUT).value(1 if lit else 0)
+        elif "status_rgb" in pins:
+            import neopixel
+
+            led = neopixel.NeoPixel(machine.Pin(pins["status_rgb"]), 1)
+            led[0] = _ATTENTION_RGB if lit else (0, 0, 0)
+            led.write()
 
     # ---------------------------------------------------------------- files and randomness
 

@@ -56,6 +56,16 @@ def test_the_board_hal_on_micropython(tmp_path, compiled):
     assert "('UART', 1, 9600, 17, 18, 512)" in parts and "('ADC', 26)" in parts
     assert out[21] == "no i2c pins None"  # a board without I2C pins has no bus
     assert out[22] == "paymote: stopped: 4.03 device is revoked"  # on the USB console
+    # The status LED, off at boot and lit from the first report: a plain one on mains power
+    # stays lit; on battery it is off while the board sleeps and lit again when it wakes.
+    assert out[23] == "paymote: outbox full"
+    assert out[24] == "plain led [('value', 2, 0), ('value', 2, 1)]"
+    assert out[26] == (
+        "pico led [('value', 'LED', 0), ('lightsleep', 1000), ('value', 'LED', 1), "
+        "('value', 'LED', 0), ('lightsleep', 1000), ('value', 'LED', 1)]"
+    )
+    # The ESP32-S3's WS2812: written off at boot (it keeps its colour through a reset), then red.
+    assert out[28] == "rgb led [('neopixel', 48, [(0, 0, 0)]), ('neopixel', 48, [(32, 0, 0)])]"
 
 
 def test_a_built_board_prepares_in_its_heap_and_unloads_the_start_module(tmp_path):

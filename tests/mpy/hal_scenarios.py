@@ -144,3 +144,22 @@ board.adc(26)
 print("parts", machine.calls)
 print("no i2c pins", hal.BoardHal({"pins": {}}, {}, sys.argv[1]).i2c())
 board.report("stopped: 4.03 device is revoked")  # what the agent reports, on the console
+
+# The status LED: off at boot, lit by the first report; on battery off while the board
+# sleeps and lit again when it wakes. A plain one (a GPIO, or the Pico W's "LED"), and the
+# ESP32-S3's RGB one.
+del machine.calls[:]
+plain = hal.BoardHal({"pins": {"status_led": 2}}, {}, sys.argv[1])
+plain.report("outbox full")
+plain.sleep_s(1)
+print("plain led", [c for c in machine.calls if c[0] == "value"])
+del machine.calls[:]
+pico = hal.BoardHal({"pins": {"status_led": "LED"}, "battery": True}, {}, sys.argv[1])
+pico.sleep_s(1)
+pico.report("outbox full")
+pico.sleep_s(1)
+print("pico led", [c for c in machine.calls if c[0] in ("value", "lightsleep")])
+del machine.calls[:]
+rgb = hal.BoardHal({"pins": {"status_rgb": 48}}, {}, sys.argv[1])
+rgb.report("dead letter 00000007: 4.09 sequence reused with different content")
+print("rgb led", [c for c in machine.calls if c[0] == "neopixel"])

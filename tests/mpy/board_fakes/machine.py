@@ -7,11 +7,15 @@ calls = []
 
 class Pin:
     IN = 1
+    OUT = 3
     PULL_UP = 2
 
     def __init__(self, number, mode=None, pull=None):
         self.number = number
         calls.append(("Pin", number, mode, pull))
+
+    def value(self, level):
+        calls.append(("value", self.number, level))
 
 
 class SoftI2C:
