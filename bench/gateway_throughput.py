@@ -220,43 +220,48 @@ def measure(label: str, address, path, load, window, seconds, data_dir, content_
     }
 
 
-def pause_buckets(metrics_port: int) -> dict[tuple[str, float], float]:
-    """The gateway's paymote_pause_seconds buckets: (cause, upper bound s) -> count."""
+def histogram_buckets(metrics_port: int, name: str) -> dict[tuple, float]:
+    """A histogram's buckets from the gateway's metrics endpoint:
+    (its labels other than le, in order, ..., upper bound s) -> count."""
     import urllib.request
 
     text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    prefix = name + "_bucket{"
     buckets = {}
     for line in text.splitlines():
-        if line.startswith("paymote_pause_seconds_bucket{"):
-            labels, value = line[len("paymote_pause_seconds_bucket{") :].split("} ")
+        if line.startswith(prefix):
+            labels, value = line[len(prefix) :].split("} ")
             fields = dict(part.split("=") for part in labels.split(","))
-            bound = fields["le"].strip('"')
-            buckets[(fields["cause"].strip('"'), float("inf") if bound == "+Inf" else float(bound))] = float(
-                value
-            )
+            bound = fields.pop("le").strip('"')
+            key = tuple(v.strip('"') for v in fields.values())
+            buckets[(*key, float("inf") if bound == "+Inf" else float(bound))] = float(value)
     return buckets
 
 
-def pauses_between(before: dict, after: dict) -> dict:
-    """Per cause: pauses over 100 ms, and the bucket bound the longest is under (ms)."""
+def over_100ms_between(before: dict, after: dict) -> dict:
+    """Per label set (a pause's "cause process"; "" for an unlabelled histogram):
+    how many over 100 ms, and the bucket bound the longest is under (ms)."""
     out = {}
-    for cause in sorted({c for c, _ in after}):
-        new = {b: after[(c, b)] - before.get((c, b), 0) for c, b in after if c == cause}
+    for labels in sorted({k[:-1] for k in after}):
+        new = {k[-1]: after[k] - before.get(k, 0) for k in after if k[:-1] == labels}
         total = new[float("inf")]
         longest = min(b for b, n in new.items() if n == total) if total else 0
-        out[cause] = {"over_100ms": total - new[0.1], "longest_le_ms": 1000 * longest}
+        out[" ".join(labels)] = {"over_100ms": total - new[0.1], "longest_le_ms": 1000 * longest}
     return out
 
 
 def soak(address, data_dir, pids, devices, rate, seconds, metrics_port) -> list[dict]:
     """Hold `rate` for `seconds`; every 10 s: RSS, the longest acknowledgement,
-    and the gateway's own pauses (garbage collections and event-loop lag,
-    paymote_pause_seconds summed over its processes)."""
+    the gateway's own pauses (garbage collections and event-loop lag,
+    paymote_pause_seconds by process: the writer's, the workers' summed), and
+    its commits over 100 ms (an fsync holds the writer's loop: a writer stall
+    with one beside it in the same window was likely that commit)."""
     reports = []
     load = presigned_on_every_core(devices, math.ceil(rate * seconds / len(devices)) + 10)
     for start_s in range(0, seconds, 10):
         window_s = min(10, seconds - start_s)
-        before = pause_buckets(metrics_port)
+        before = histogram_buckets(metrics_port, "paymote_pause_seconds")
+        commits_before = histogram_buckets(metrics_port, "paymote_commit_seconds")
         result = asyncio.run(coap_load.run(address, "i", load, 256, window_s, 18, rate))
         time.sleep(1.2)  # the workers' pause counts arrive every second
         report = {
@@ -267,7 +272,10 @@ def soak(address, data_dir, pids, devices, rate, seconds, metrics_port) -> list[
             "acks_per_s": round(len(result.latencies_s) / result.elapsed_s, 1),
             "p99_ms": round(result.percentile_ms(99), 1),
             "longest_ms": round(1000 * max(result.latencies_s, default=0), 1),
-            "pauses": pauses_between(before, pause_buckets(metrics_port)),
+            "pauses": over_100ms_between(before, histogram_buckets(metrics_port, "paymote_pause_seconds")),
+            "commits": over_100ms_between(
+                commits_before, histogram_buckets(metrics_port, "paymote_commit_seconds")
+            )[""],
         }
         print(f"    soak {report}", flush=True)
         reports.append(report)

@@ -70,7 +70,7 @@ class Metrics:
         self.pause_seconds = Histogram(
             "paymote_pause_seconds",
             "Stalls of a gateway process: garbage collections, and event-loop lag past a 10 ms tick",
-            ["cause"],
+            ["process", "cause"],
             buckets=_PAUSE_BUCKETS_S,
             registry=own,
         )

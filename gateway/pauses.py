@@ -1,7 +1,9 @@
 """Stalls of a gateway process, measured where they happen: every garbage
 collection (gc.callbacks) and every time the event loop came back late from
 a 10 ms sleep (it was busy or stopped). Both go to paymote_pause_seconds,
-labelled gc or loop; bench/gateway_throughput.py's soak reads them per 10 s.
+labelled with the cause (gc or loop) and the process (gateway: one process
+does everything; writer and worker where the work is split), so a pause says
+where it was; bench/gateway_throughput.py's soak reads them per 10 s.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ TICK_S = 0.01
 
 
 class PauseWatch:
-    def __init__(self, histogram: Histogram) -> None:
-        self._gc = histogram.labels("gc")
-        self._loop = histogram.labels("loop")
+    def __init__(self, histogram: Histogram, process: str) -> None:
+        self._gc = histogram.labels(process, "gc")
+        self._loop = histogram.labels(process, "loop")
         self._gc_started = 0.0
         self._task: asyncio.Task | None = None
 

@@ -144,7 +144,7 @@ async def serve(
     )
     await committer.start()
     served, workers, watch_workers = await _start_requests(config, committer, clock, metrics, stop)
-    pauses = PauseWatch(metrics.pause_seconds)
+    pauses = PauseWatch(metrics.pause_seconds, "gateway" if workers is None else "writer")
     pauses.start()
     own_pauses = (
         asyncio.create_task(_report_own_pauses(metrics)) if workers is not None and config.metrics else None

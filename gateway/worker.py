@@ -58,7 +58,7 @@ async def work(config: Config, sock: socket.socket) -> None:
     await link.start()
     metrics = Metrics()
     served = await front.start(config, link, time.time, metrics)
-    pauses = PauseWatch(metrics.pause_seconds)
+    pauses = PauseWatch(metrics.pause_seconds, "worker")
     pauses.start()
     reporter = asyncio.create_task(_report_metrics(link, metrics)) if config.metrics else None
     gc.collect()

@@ -109,7 +109,7 @@ def test_exchange_lifetime_is_tuned_for_incoming_messages():
 
 async def test_pauses_are_measured_where_they_happen():
     """A 150 ms stall of the event loop lands in the loop histogram above 100 ms;
-    a garbage collection in the gc one (paymote_pause_seconds, by cause)."""
+    a garbage collection in the gc one (paymote_pause_seconds, by process and cause)."""
     import gc
     import time
 
@@ -117,7 +117,7 @@ async def test_pauses_are_measured_where_they_happen():
     from paymote.gateway.pauses import PauseWatch
 
     metrics = Metrics()
-    watch = PauseWatch(metrics.pause_seconds)
+    watch = PauseWatch(metrics.pause_seconds, "gateway")
     watch.start()
     await asyncio.sleep(0.05)
     time.sleep(0.15)  # the loop is stuck: nothing else runs
@@ -128,6 +128,7 @@ async def test_pauses_are_measured_where_they_happen():
         (s.name, s.labels.get("cause"), s.labels.get("le")): s.value
         for family in metrics.pause_seconds.collect()
         for s in family.samples
+        if s.labels.get("process") == "gateway"
     }
     loop_count = samples[("paymote_pause_seconds_count", "loop", None)]
     loop_within_100ms = samples[("paymote_pause_seconds_bucket", "loop", "0.1")]

@@ -106,8 +106,10 @@ def test_two_workers_serve_one_ledger_and_stop_cleanly(tmp_path):
             time.sleep(0.2)  # workers send their counts every second
         assert expected in text
         assert f"paymote_ledger_entries {float(DEVICES * INTENTS_EACH)}" in text
-        assert 'paymote_pause_seconds_count{cause="loop"}' in text  # the three processes' pauses, summed
-        assert 'paymote_pause_seconds_count{cause="gc"}' in text
+        # Each process's pauses, by where they were: the writer's own, the two workers' summed.
+        for role in ("writer", "worker"):
+            for cause in ("loop", "gc"):
+                assert f'paymote_pause_seconds_count{{cause="{cause}",process="{role}"}}' in text
         process.send_signal(signal.SIGTERM)
         assert process.wait(20) == 0
         assert _wait_gone(workers)
