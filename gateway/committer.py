@@ -213,7 +213,7 @@ class Committer:
             return False
         if work.parsed.seq <= failed_seq:
             return False
-        self._settle(work, Failed(f"waits for seq {failed_seq}"))
+        self._settle(work, Failed(f"waits for seq {failed_seq}", "held_back"))
         return True
 
     def _settle(self, work: _Work, outcome: Outcome) -> None:
@@ -250,9 +250,9 @@ class Committer:
 
 def outcome_of(future: asyncio.Future) -> Outcome:
     """A settled future's outcome; Failed if it was cancelled (its requester went away)."""
-    return Failed("cancelled") if future.cancelled() else future.result()
+    return Failed("cancelled", "cancelled") if future.cancelled() else future.result()
 
 
 def _failure(work: _Work, error: Exception) -> Failed:
     log.error("commit failed for device %s: %r", work.device_id.hex(), error)
-    return Failed(f"commit failed: {type(error).__name__}")
+    return Failed(f"commit failed: {type(error).__name__}", "commit_failed")

@@ -21,7 +21,6 @@ the ledger answers 2.04 with the same receipt and writes nothing.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import time
 from collections import OrderedDict
@@ -32,12 +31,10 @@ import aiocoap
 
 from paymote.crypto import inbound
 from paymote.crypto.errors import MessageError
-from paymote.gateway import responses
+from paymote.gateway import verdicts
 from paymote.gateway.committer import outcome_of
 from paymote.gateway.metrics import Metrics
-from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline, Started
-
-log = logging.getLogger("paymote.gateway")
+from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline
 
 # RFC 7252 §3 and §12.2
 _VERSION_1 = 1
@@ -231,32 +228,37 @@ class FastPath:
             del self._answers[expires_at.popitem(last=False)[0]]
 
     def _intent(self, request: Request, key: bytes, ancdata: list, address: Any) -> None:
+        metrics = self._metrics
         try:
             started = self._pipeline.start(inbound.KIND_INTENT, request.payload)
         except MessageError as error:
-            self._answer(request, key, ancdata, address, "intent", responses.for_error(error))
+            self._answer(request, key, ancdata, address, verdicts.one(metrics, "intent", error, address))
             return
         if not isinstance(started, asyncio.Future):
-            self._answer(request, key, ancdata, address, "intent", responses.for_outcome(started))
+            self._answer(request, key, ancdata, address, verdicts.one(metrics, "intent", started, address))
             return
 
         def done(future: asyncio.Future) -> None:
-            self._answer(request, key, ancdata, address, "intent", responses.for_outcome(outcome_of(future)))
+            answer = verdicts.one(metrics, "intent", outcome_of(future), address)
+            self._answer(request, key, ancdata, address, answer)
 
         started.add_done_callback(done)
 
     def _batch(self, request: Request, key: bytes, ancdata: list, address: Any) -> None:
+        metrics = self._metrics
         if len(request.payload) > BATCH_BYTES_MAX:
-            self._answer(request, key, ancdata, address, "batch", responses.too_large(BATCH_BYTES_MAX))
+            answer = verdicts.too_large(metrics, "batch", BATCH_BYTES_MAX, address)
+            self._answer(request, key, ancdata, address, answer)
             return
         try:
             started = self._pipeline.start_batch(request.payload)
-        except MessageError as error:
-            self._answer(request, key, ancdata, address, "batch", responses.for_error(error))
+        except MessageError as error:  # the batch as a whole: counted once
+            self._answer(request, key, ancdata, address, verdicts.one(metrics, "batch", error, address))
             return
         waiting = [s for s in started if isinstance(s, asyncio.Future)]
         if not waiting:
-            self._answer(request, key, ancdata, address, "batch", responses.for_batch(started))  # type: ignore[arg-type]
+            answer = verdicts.batch(metrics, started, address)  # type: ignore[arg-type]
+            self._answer(request, key, ancdata, address, answer)
             return
         left = [len(waiting)]
 
@@ -264,19 +266,19 @@ class FastPath:
             left[0] -= 1
             if left[0]:
                 return
-            self._answer(request, key, ancdata, address, "batch", _settled_batch(started))
+            # Every item's verdict once all are settled; a failed commit is that item's 5.00 alone.
+            settled = [outcome_of(s) if isinstance(s, asyncio.Future) else s for s in started]
+            self._answer(request, key, ancdata, address, verdicts.batch(metrics, settled, address))
 
         for future in waiting:
             future.add_done_callback(done)
 
     def _answer(
-        self, request: Request, key: bytes, ancdata: list, address: Any, name: str, response: aiocoap.Message
+        self, request: Request, key: bytes, ancdata: list, address: Any, response: aiocoap.Message
     ) -> None:
         datagram = encode_ack(request, response)
         if key in self._answers:
             self._answers[key] = datagram
-        self._metrics.messages.labels(name, response.code.dotted).inc()
-        log.info("%s %s from %s (fast path)", name, response.code, address[0])
         self._send(datagram, ancdata, address)
 
     def _send(self, datagram: bytes, ancdata: list, address: Any) -> None:
@@ -321,8 +323,3 @@ def _drain_on_each_wakeup(transport: Any, protocol: Any) -> None:
             protocol.datagram_msg_received(data, ancdata, flags, address)
 
     transport._read_ready = read_ready  # noqa: SLF001 - the loop's reader calls it by this name
-
-
-def _settled_batch(started: list[Started | MessageError]) -> aiocoap.Message:
-    """Every item's verdict once all are settled; a failed commit is that item's 5.00 alone."""
-    return responses.for_batch([outcome_of(s) if isinstance(s, asyncio.Future) else s for s in started])

@@ -8,10 +8,12 @@ import sys
 
 
 class JsonLogFormatter(logging.Formatter):
+    """{"t", "level", "msg"}, and the fields a call passes as extra={"fields": {...}}."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {"t": round(record.created, 3), "level": record.levelname, "msg": record.getMessage()}
-        )
+        line = {"t": round(record.created, 3), "level": record.levelname, "msg": record.getMessage()}
+        line.update(getattr(record, "fields", {}))
+        return json.dumps(line)
 
 
 def setup(level: int = logging.WARNING) -> None:

@@ -57,8 +57,8 @@ class Metrics:
         own = self.registry if requests else None  # counted here, or summed from the workers
         self.messages = Counter(
             "paymote_messages",
-            "Device messages by resource and CoAP response code",
-            ["resource", "code"],
+            "Device messages by resource, CoAP response code and reason (gateway/verdicts.py)",
+            ["resource", "code", "reason"],
             registry=own,
         )
         self.verify_seconds = Histogram(

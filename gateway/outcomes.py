@@ -1,4 +1,10 @@
-"""What the gateway decides about a message; responses.py maps each to CoAP."""
+"""What the gateway decides about a message; responses.py maps each to CoAP.
+
+A refusal carries its reason twice: `reason`, text for people (the CoAP
+diagnostic, the log), and `kind`, one fixed word for what happened, which
+paymote_messages_total counts under (never the text: a payee's name or a
+number in a label would let any device grow the metrics without bound).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ class Refused:
     """Authentic but refused by policy or because the device is revoked: 4.03."""
 
     reason: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class Stale:
     """An attestation whose nonce was not issued here, is used or expired: 4.01."""
 
     reason: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class Conflict:
     """Same sequence number with other content, or a broken chain: 4.09."""
 
     reason: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class Failed:
     written or acknowledged, and the board sends it again."""
 
     reason: str
+    kind: str
 
 
 Outcome = Accepted | Duplicate | Refused | Stale | Conflict | RateLimited | Busy | Failed

@@ -36,16 +36,16 @@ def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> 
     if known is None:
         return None
     evidence, receipt = known
-    return Duplicate(receipt) if evidence == message else Conflict(conflict)
+    return Duplicate(receipt) if evidence == message else Conflict(conflict, "fork")
 
 
 def _active(ctx: Context, device_id: bytes) -> Device | Refused:
     """The device if it may send, else why it is refused."""
     device = ctx.store.device(device_id)
     if device is None:
-        return Refused("device is not registered")
+        return Refused("device is not registered", "unregistered")
     if device.status != "active":
-        return Refused("device is revoked")
+        return Refused("device is revoked", "revoked")
     return device
 
 
@@ -76,11 +76,11 @@ def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Inte
         store.record_gap(device_id, device.last_seq, parsed.seq, now_s)
     spent = policy.spent_today(device, now_s)
     day = policy.utc_day(now_s)
-    reason = policy.refusal(device, parsed, now_s)
-    if reason is not None:
-        store.add_refusal(device_id, parsed.seq, message_hash, reason, now_s)
+    refused = policy.refusal(device, parsed, now_s)
+    if refused is not None:
+        store.add_refusal(device_id, parsed.seq, message_hash, refused.reason, now_s)
         store.advance_device(device_id, parsed.seq, message_hash, day, spent)
-        return Refused(reason)
+        return refused
     entry = ledger.record(store, ctx.head, device_id, parsed, message, now_s, ctx.gateway_key)
     ctx.head = (entry.position, entry.entry_hash)
     store.advance_device(device_id, parsed.seq, message_hash, day, spent + parsed.amount_minor)
@@ -99,7 +99,7 @@ def attestation(
     if again:
         return again
     if not ctx.nonces.consume(parsed.nonce, now_s):
-        return Stale("nonce not issued here, already used, or expired")
+        return Stale("nonce not issued here, already used, or expired", "nonce")
     digest = hashlib.sha256(message).digest()
     receipt = receipts.issue(
         ctx.gateway_key, device_id, parsed.bootcount, digest, now_s, inbound.KIND_ATTESTATION

@@ -71,12 +71,12 @@ def for_error(error: MessageError) -> Message:
     return _diagnostic(Code.BAD_REQUEST, f"{type(error).__name__}: {error}")
 
 
-def for_batch(results: list[Outcome | MessageError]) -> Message:
-    """2.04 with one [code, receipt or diagnostic, Max-Age?] per intent, in
-    order; code is the CoAP code number (65 for 2.01). Content-Format 60."""
+def for_batch(answers: list[Message]) -> Message:
+    """2.04 with one [code, receipt or diagnostic, Max-Age?] per intent, from
+    each one's own answer, in order; code is the CoAP code number (65 for
+    2.01). Content-Format 60."""
     items = []
-    for result in results:
-        single = for_error(result) if isinstance(result, MessageError) else for_outcome(result)
+    for single in answers:
         item = [
             int(single.code),
             bytes(single.payload) if single.code.is_successful() else single.payload.decode(),

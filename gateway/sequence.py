@@ -43,13 +43,13 @@ def check(
     if accepted is not None:
         if accepted.evidence == message:
             return Duplicate(accepted.receipt)
-        return Conflict(f"seq {seq} already recorded with other content")
+        return Conflict(f"seq {seq} already recorded with other content", "fork")
     if refused is not None:
         if refused[0] == message_hash:
-            return Refused(refused[1])
-        return Conflict(f"seq {seq} already refused with other content")
+            return Refused(refused[1], "refused_before")
+        return Conflict(f"seq {seq} already refused with other content", "fork")
     if seq <= device.last_seq:
-        return Conflict(f"seq {seq} is behind the chain head {device.last_seq}")
+        return Conflict(f"seq {seq} is behind the chain head {device.last_seq}", "behind")
     if prev != device.last_hash:
-        return Conflict(f"seq {seq} does not chain to seq {device.last_seq}")
+        return Conflict(f"seq {seq} does not chain to seq {device.last_seq}", "chain")
     return Next(gap=seq > device.last_seq + 1)

@@ -3,7 +3,6 @@ letter to save bytes on air (docs/protocol.md §9)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 import aiocoap
@@ -11,12 +10,10 @@ from aiocoap import resource
 
 from paymote.crypto import cbor, cose, messages
 from paymote.crypto.errors import MessageError
-from paymote.gateway import responses
+from paymote.gateway import responses, verdicts
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Busy, Outcome
 from paymote.gateway.pipeline import BATCH_BYTES_MAX, Pipeline
-
-log = logging.getLogger("paymote.gateway")
 
 
 def _upload_within(request: aiocoap.Message, size_max: int) -> bool:
@@ -53,17 +50,14 @@ class MessageResource(resource.Resource):
         return request.opt.block1 is None
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        peer = request.remote
         if request.opt.block1 is not None:
-            response = responses.too_large(self._size_max)
-            self._metrics.messages.labels(self._name, response.code.dotted).inc()
-            return response
+            return verdicts.too_large(self._metrics, self._name, self._size_max, peer)
         try:
-            response = responses.for_outcome(await self._handle(request.payload))
+            result: verdicts.Result = await self._handle(request.payload)
         except MessageError as error:
-            response = responses.for_error(error)
-        self._metrics.messages.labels(self._name, response.code.dotted).inc()
-        log.info("%s %s from %s", self._name, response.code, request.remote.hostinfo)
-        return response
+            result = error
+        return verdicts.one(self._metrics, self._name, result, peer)
 
 
 class BatchResource(resource.Resource):
@@ -84,17 +78,14 @@ class BatchResource(resource.Resource):
         return _upload_within(request, BATCH_BYTES_MAX)
 
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        peer = request.remote
         if not _upload_within(request, BATCH_BYTES_MAX):
-            response = responses.too_large(BATCH_BYTES_MAX)
-            self._metrics.messages.labels("batch", response.code.dotted).inc()
-            return response
+            return verdicts.too_large(self._metrics, "batch", BATCH_BYTES_MAX, peer)
         try:
-            response = responses.for_batch(await self._pipeline.intent_batch(request.payload))
-        except MessageError as error:
-            response = responses.for_error(error)
-        self._metrics.messages.labels("batch", response.code.dotted).inc()
-        log.info("batch %s from %s", response.code, request.remote.hostinfo)
-        return response
+            results = await self._pipeline.intent_batch(request.payload)
+        except MessageError as error:  # the batch as a whole: counted once
+            return verdicts.one(self._metrics, "batch", error, peer)
+        return verdicts.batch(self._metrics, results, peer)
 
 
 class NonceResource(resource.Resource):

@@ -72,7 +72,7 @@ async def test_a_message_that_fails_alone_does_not_fail_its_group(tmp_path, monk
         tmp_path, monkeypatch, lambda good, poison: [poison]
     )
     assert isinstance(results[0], Accepted) and isinstance(results[1], Accepted)
-    assert results[2] == Failed("commit failed: _BugError")
+    assert results[2] == Failed("commit failed: _BugError", "commit_failed")
     assert commits == 2  # not the group: the two that commit alone
     assert entries == [(good.kid, 5)] and attested
     assert ledger_command.problem_in(tmp_path)[0] is None
@@ -84,7 +84,7 @@ async def test_a_commit_that_fails_for_all_acknowledges_none(tmp_path, monkeypat
     results, commits, entries, attested, _ = await _one_group(
         tmp_path, monkeypatch, lambda good, poison: [good, poison]
     )
-    assert results[0] == results[2] == Failed("commit failed: _BugError")
+    assert results[0] == results[2] == Failed("commit failed: _BugError", "commit_failed")
     assert isinstance(results[1], Accepted) and attested
     assert commits == 1 and entries == []
     assert ledger_command.problem_in(tmp_path)[0] is None
@@ -115,8 +115,8 @@ async def test_a_devices_messages_queued_behind_a_failed_one_wait_for_it(tmp_pat
     broken[0] = False
     again = await asyncio.gather(*(_submit(committer, inbound.KIND_INTENT, m) for m in upload))
     await committer.stop()
-    assert first[0] == Failed("commit failed: _BugError") and isinstance(first[1], Accepted)
-    assert first[2] == first[3] == Failed("waits for seq 1")
+    assert first[0] == Failed("commit failed: _BugError", "commit_failed") and isinstance(first[1], Accepted)
+    assert first[2] == first[3] == Failed("waits for seq 1", "held_back")
     assert all(isinstance(outcome, Accepted) for outcome in again)
     with Store(tmp_path) as store:
         assert [(e.device_id, e.amount_minor) for e in store.entries()] == [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import signal
 import socket
@@ -12,8 +14,9 @@ from pathlib import Path
 import aiocoap
 import pytest
 
+from paymote.crypto import cbor
 from paymote.gateway import config as config_module
-from paymote.gateway import transport
+from paymote.gateway import logs, transport
 from tests.gateway_helpers import Device, free_udp_port, running_gateway, start_gateway_process
 
 UNIT = Path(__file__).resolve().parent.parent / "gateway" / "systemd" / "paymote-gateway.service"
@@ -59,23 +62,66 @@ def test_unit_file_is_a_hardened_notify_service():
         assert line in unit
 
 
-async def test_metrics_endpoint_counts_outcomes(tmp_path):
-    """The Prometheus endpoint reports messages by resource and code, commits and queue depth."""
+async def test_metrics_count_each_message_by_reason_and_refusals_are_logged(tmp_path, caplog):
+    """paymote_messages_total counts every message by resource, code and a fixed
+    reason word (never the diagnostic's text, which holds numbers and names);
+    each intent in a batch counts with its own verdict, on the fast path and on
+    aiocoap's block-wise one alike. A refusal is logged at WARNING with its reason."""
     metrics_port = free_udp_port()  # a free number; the endpoint is TCP
-    device = Device(400)
-    device.register(tmp_path)
+    device, stranger = Device(400), Device(401)
+    device.register(tmp_path, max_amount_minor=100)
+    caplog.set_level(logging.WARNING, logger="paymote.gateway")
     async with running_gateway(tmp_path, metrics=f"127.0.0.1:{metrics_port}") as gateway:
-        await gateway.post("i", device.intent())
-        await gateway.post("i", b"junk")
+        first = device.intent()
+        codes = [
+            (await gateway.post("i", first)).code,
+            (await gateway.post("i", first)).code,  # a retransmission
+            (await gateway.post("i", device.intent(amount_minor=101))).code,
+            (await gateway.post("i", b"junk")).code,
+            (await gateway.post("i", stranger.intent())).code,
+        ]
+        small = cbor.encode([device.intent(), b"\x00garbage"])  # one datagram: the fast path
+        large = cbor.encode([device.intent(amount_minor=i + 1) for i in range(8)] + [stranger.intent()])
+        assert len(large) > 1024  # block-wise: aiocoap's resource
+        codes += [(await gateway.post("b", small)).code, (await gateway.post("b", large)).code]
+        codes.append((await gateway.post("b", b"\x01")).code)  # not an array: refused as a whole
         text = await asyncio.to_thread(
             lambda: (
                 urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
             )
         )
-    assert 'paymote_messages_total{code="2.01",resource="intent"} 1.0' in text
-    assert 'paymote_messages_total{code="4.00",resource="intent"} 1.0' in text
-    assert "paymote_commit_seconds_count 1.0" in text
-    assert "paymote_ledger_entries 1.0" in text and "paymote_queue_depth 0.0" in text
+    assert [c.dotted for c in codes] == ["2.01", "2.04", "4.03", "4.00", "4.01", "2.04", "2.04", "4.00"]
+    counted = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("paymote_messages_total{")
+    }
+    assert counted == {
+        'paymote_messages_total{code="2.01",reason="accepted",resource="intent"}': 1.0,
+        'paymote_messages_total{code="2.04",reason="duplicate",resource="intent"}': 1.0,
+        'paymote_messages_total{code="4.03",reason="amount_limit",resource="intent"}': 1.0,
+        'paymote_messages_total{code="4.00",reason="Truncated",resource="intent"}': 1.0,
+        'paymote_messages_total{code="4.01",reason="UnknownKey",resource="intent"}': 1.0,
+        'paymote_messages_total{code="2.01",reason="accepted",resource="batch"}': 9.0,
+        'paymote_messages_total{code="4.00",reason="TrailingBytes",resource="batch"}': 1.0,
+        'paymote_messages_total{code="4.00",reason="FieldError",resource="batch"}': 1.0,
+        'paymote_messages_total{code="4.01",reason="UnknownKey",resource="batch"}': 1.0,
+    }
+    assert "paymote_commit_seconds_count" in text
+    assert "paymote_ledger_entries 10.0" in text and "paymote_queue_depth 0.0" in text
+    refusals = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [(r.fields["resource"], r.fields["code"], r.fields["reason"]) for r in refusals] == [
+        ("intent", "4.03", "amount_limit"),
+        ("intent", "4.00", "Truncated"),
+        ("intent", "4.01", "UnknownKey"),
+        ("batch", "4.00", "TrailingBytes"),
+        ("batch", "4.01", "UnknownKey"),
+        ("batch", "4.00", "FieldError"),
+    ]
+    assert {r.fields["peer"] for r in refusals} == {"127.0.0.1"}  # on both paths, IPv4 as such
+    assert refusals[0].getMessage().endswith("amount 101 over the per-intent limit 100")
+    line = json.loads(logs.JsonLogFormatter().format(refusals[0]))
+    assert line["reason"] == "amount_limit" and line["peer"] == "127.0.0.1" and line["level"] == "WARNING"
 
 
 def test_config_file_loads_and_refuses_mistakes(tmp_path):

@@ -100,7 +100,8 @@ def test_two_workers_serve_one_ledger_and_stop_cleanly(tmp_path):
 
         sessions = asyncio.run(everyone())
         assert all(codes == [Code.CREATED] * (1 + INTENTS_EACH) for codes in sessions), sessions
-        expected = f'paymote_messages_total{{code="2.01",resource="intent"}} {float(DEVICES * INTENTS_EACH)}'
+        accepted = 'paymote_messages_total{code="2.01",reason="accepted",resource="intent"}'
+        expected = f"{accepted} {float(DEVICES * INTENTS_EACH)}"
         deadline = time.monotonic() + 5
         while expected not in (text := _metrics(metrics_port)) and time.monotonic() < deadline:
             time.sleep(0.2)  # workers send their counts every second

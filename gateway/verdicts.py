@@ -1,0 +1,98 @@
+"""Each message's verdict, told once: its CoAP response (responses.py), counted
+in paymote_messages_total by resource, code and reason, and logged. Both
+request paths (transport.py's aiocoap resources and fastpath.py) answer
+through here, so they count and log alike.
+
+The reason is one fixed word: an outcome's kind (outcomes.py; "accepted",
+"duplicate", "rate_limit", "queue_full" for the outcomes that carry none) or
+the name of the decode or verify error ("NonCanonical", "BadSignature", ...).
+
+A refusal (4.00, 4.01, 4.03, 4.09, 4.13) is logged at WARNING, one JSON line
+with the resource, code, reason and its text, and the peer's IP address;
+back-pressure (4.29, 5.03) and acceptances at INFO. A flood of refusals is
+bounded by the journal's own rate limit (journald's RateLimitBurst), not here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiocoap import Message
+from aiocoap.numbers.codes import Code
+
+from paymote.crypto.errors import MessageError, TooLarge
+from paymote.gateway import responses
+from paymote.gateway.metrics import Metrics
+from paymote.gateway.outcomes import Accepted, Busy, Duplicate, Outcome, RateLimited
+
+log = logging.getLogger("paymote.gateway")
+
+Result = Outcome | MessageError
+
+_REASONS: dict[type, str] = {
+    Accepted: "accepted",
+    Duplicate: "duplicate",
+    RateLimited: "rate_limit",
+    Busy: "queue_full",
+}
+_BACK_PRESSURE = (Code.TOO_MANY_REQUESTS, Code.SERVICE_UNAVAILABLE)
+
+
+def reason(result: Result) -> str:
+    """The word result is counted under."""
+    if isinstance(result, MessageError):
+        return type(result).__name__
+    word = _REASONS.get(type(result))
+    return result.kind if word is None else word  # type: ignore[union-attr]
+
+
+def one(metrics: Metrics, resource: str, result: Result, peer: Any) -> Message:
+    """The response to one message, counted and logged."""
+    if isinstance(result, MessageError):
+        response = responses.for_error(result)
+    else:
+        response = responses.for_outcome(result)
+    _tell(metrics, resource, response, reason(result), peer)
+    return response
+
+
+def batch(metrics: Metrics, results: list[Result], peer: Any) -> Message:
+    """The 2.04 answer to a batch; each intent in it counted and logged with
+    its own verdict, under resource "batch"."""
+    return responses.for_batch([one(metrics, "batch", result, peer) for result in results])
+
+
+def too_large(metrics: Metrics, resource: str, size_max: int, peer: Any) -> Message:
+    """4.13 with Size1, for a body refused before it was read."""
+    response = responses.too_large(size_max)
+    _tell(metrics, resource, response, TooLarge.__name__, peer)
+    return response
+
+
+def _tell(metrics: Metrics, resource: str, response: Message, word: str, peer: Any) -> None:
+    code = response.code
+    metrics.messages.labels(resource, code.dotted, word).inc()
+    if code.is_successful() or code in _BACK_PRESSURE:
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s %s %s from %s", resource, code.dotted, word, _host(peer))
+        return
+    text = bytes(response.payload).decode("utf-8", "replace")
+    host = _host(peer)
+    log.warning(
+        "%s %s %s from %s: %s",
+        resource,
+        code.dotted,
+        word,
+        host,
+        text,
+        extra={"fields": {"resource": resource, "code": code.dotted, "reason": word, "peer": host}},
+    )
+
+
+def _host(peer: Any) -> str:
+    """A peer's address as text, IPv4 in its own notation: peer is the socket
+    address (the fast path's) or aiocoap's remote, whose sockaddr it is."""
+    address = getattr(peer, "sockaddr", peer)
+    host = str(address[0]) if isinstance(address, tuple) else str(address)
+    return host.removeprefix("::ffff:")
