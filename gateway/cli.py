@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     provision.add_argument("--payer", help="account the device's intents debit (default dev-DEVICEID)")
     provision.add_argument("--allow-payee", help="payee account (default: the board's product payee)")
     provision.add_argument("--arch", help="override the board's mpy-cross architecture (x64: virtual boards)")
+    provision.add_argument(
+        "--batch-intents",
+        type=int,
+        help="intents per batch upload after being offline (default 5, 2 on a heap under 128 KB; "
+        "over 5 goes block-wise)",
+    )
     provision.add_argument("--json", action="store_true", help="print the registered device as JSON")
 
     sim = commands.add_parser("sim", help="simulate a fleet of boards").add_subparsers(

@@ -2,7 +2,7 @@
 
 1. build the firmware for the board (firmware_build) and copy every file over
    the raw REPL, checking each one's SHA-256 on the board against the manifest;
-2. write config.json (gateway, Wi-Fi, accounts);
+2. write config.json (gateway, Wi-Fi, accounts, batch size);
 3. have the board make its Ed25519 key from os.urandom, or keep the one it has,
    and read back only the public key (no code path sends the private key);
 4. only then register the device in the gateway's registry, in one
@@ -29,6 +29,13 @@ from paymote.gateway.store import Device, Store
 KEY_FILE = "key.bin"
 CONFIG_FILE = "config.json"
 _GATEWAY_URI = re.compile(r"coap://([^/:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
+# Intents per batch upload (config.json's batch_intents), as firmware/agent.py takes them:
+# up to the gateway's 32 for /b, and at most 2 on a heap under 128 KB (an ESP32 without
+# PSRAM), which has no room for a longer answer (docs/performance.md). The agent's own
+# defaults are 2 there and 5 elsewhere; tests/test_provision.py holds these to its constants.
+BATCH_INTENTS_MAX = 32
+SMALL_HEAP_BYTES = 131072
+SMALL_HEAP_BATCH_MAX = 2
 
 # Runs on the board: the seed never leaves it; only the public key is printed.
 _KEY_CODE = """
@@ -66,15 +73,19 @@ def provision(
     arch: str | None = None,
     log=print,
     build: Path | None = None,
+    batch_intents: int | None = None,
 ) -> tuple[Device, bytes]:
     """Provision and register; returns (the registered device, the serial transcript).
-    build: a `paymote firmware build` of this board to install (default: build one now)."""
+    build: a `paymote firmware build` of this board to install (default: build one now);
+    batch_intents: intents per batch upload (default: the firmware's for the board's heap)."""
     if not _GATEWAY_URI.fullmatch(gateway_uri):
         raise ProvisionError(f"--gateway wants coap://HOST:PORT, not {gateway_uri!r}")
     try:
         board = boards.load(board_name)
     except boards.BoardError as e:
         raise ProvisionError(str(e)) from None
+    if batch_intents is not None:
+        _check_batch_intents(board, batch_intents)
     payee = payee or board.product.get("payee")
     if not payee:
         raise ProvisionError(f"{board_name} names no payee in its product; give --allow-payee")
@@ -101,7 +112,8 @@ def provision(
         try:
             public = _install(repl, build_dir, manifest, log)
             payer = payer or f"dev-{cose.key_id(public).hex()}"
-            repl.put(json.dumps(_config(board, gateway_uri, payer, payee, wifi)).encode(), CONFIG_FILE)
+            config = _config(board, gateway_uri, payer, payee, wifi, batch_intents)
+            repl.put(json.dumps(config).encode(), CONFIG_FILE)
             repl.exit()
         except (NoBoard, ReplError, OSError) as e:
             raise ProvisionError(f"{port}: {e}; nothing was registered") from None
@@ -121,8 +133,18 @@ def provision(
     return device, bytes(repl.transcript)
 
 
-def _config(board: boards.Board, gateway_uri: str, payer, payee, wifi) -> dict[str, Any]:
-    return {
+def _check_batch_intents(board: boards.Board, batch_intents: int) -> None:
+    if not 1 <= batch_intents <= BATCH_INTENTS_MAX:
+        raise ProvisionError(f"--batch-intents wants 1 to {BATCH_INTENTS_MAX}, not {batch_intents}")
+    if board.heap_bytes < SMALL_HEAP_BYTES and batch_intents > SMALL_HEAP_BATCH_MAX:
+        raise ProvisionError(
+            f"--batch-intents {batch_intents}: {board.name}'s {board.heap_bytes // 1024} KB heap "
+            f"takes batches of at most {SMALL_HEAP_BATCH_MAX}"
+        )
+
+
+def _config(board: boards.Board, gateway_uri: str, payer, payee, wifi, batch_intents=None) -> dict[str, Any]:
+    config = {
         "board": board.name,
         "gateway": gateway_uri,
         "payer": payer,
@@ -130,6 +152,9 @@ def _config(board: boards.Board, gateway_uri: str, payer, payee, wifi) -> dict[s
         "wifi_ssid": wifi[0] if wifi else None,
         "wifi_password": wifi[1] if wifi else None,
     }
+    if batch_intents is not None:
+        config["batch_intents"] = batch_intents
+    return config
 
 
 def _install(repl: RawRepl, build_dir: Path, manifest: dict, log) -> bytes:
@@ -158,7 +183,16 @@ def run(args) -> int:
     log = (lambda message: None) if args.json else print
     try:
         device, _ = provision(
-            args.port, args.board, args.gateway, args.data, args.payer, args.allow_payee, wifi, args.arch, log
+            args.port,
+            args.board,
+            args.gateway,
+            args.data,
+            args.payer,
+            args.allow_payee,
+            wifi,
+            args.arch,
+            log,
+            batch_intents=args.batch_intents,
         )
     except ProvisionError as e:
         print(f"paymote provision: {e}", file=sys.stderr)

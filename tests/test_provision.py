@@ -40,10 +40,12 @@ print(coap.dotted(client.request(coap.POST, 'i', message, 18).code))
 """
 
 
-async def _provision(board, board_name, gateway, data_dir):
+async def _provision(board, board_name, gateway, data_dir, **options):
     """`provision.provision` for a compiled x64 build, quietly, off the event loop."""
     return await asyncio.to_thread(
-        provision.provision, board.port, board_name, gateway, data_dir, arch="x64", log=lambda message: None
+        lambda: provision.provision(
+            board.port, board_name, gateway, data_dir, arch="x64", log=lambda message: None, **options
+        )
     )
 
 
@@ -75,10 +77,12 @@ async def test_provision_then_the_first_intent_is_accepted(tmp_path):
 
 
 async def test_reprovisioning_keeps_the_key_and_registers_nothing_twice(tmp_path):
-    """A second run finds the board's key and stops at registration, naming why."""
+    """A second run finds the board's key and stops at registration, naming why. The
+    first asked for batches of 16 (the Pico W's 164 KB heap takes them): config.json says so."""
     data_dir, flash = tmp_path / "gateway", tmp_path / "flash"
     with VirtualBoard(flash) as board:
-        first, _ = await _provision(board, "rpi-pico-w", "coap://127.0.0.1:5683", data_dir)
+        first, _ = await _provision(board, "rpi-pico-w", "coap://127.0.0.1:5683", data_dir, batch_intents=16)
+        assert json.loads((flash / "config.json").read_text())["batch_intents"] == 16
         with pytest.raises(provision.ProvisionError, match="already registered"):
             await _provision(board, "rpi-pico-w", "coap://127.0.0.1:5683", data_dir)
     store = Store(data_dir)
@@ -128,3 +132,16 @@ def test_bad_port_gateway_or_accounts_are_refused_before_anything_happens(tmp_pa
     assert "account 'Household 17'" in capsys.readouterr().err
     assert main([*args[:-1], "no-such-arch", *ok_gateway]) == 1
     assert "mpy-cross -march=no-such-arch" in capsys.readouterr().err
+    assert main([*args, *ok_gateway, "--batch-intents", "33"]) == 1
+    assert "--batch-intents wants 1 to 32, not 33" in capsys.readouterr().err
+    assert main([*args, *ok_gateway, "--batch-intents", "3"]) == 1  # the ESP32's 96 KB heap
+    assert "esp32-devkitc's 96 KB heap takes batches of at most 2" in capsys.readouterr().err
+
+
+def test_the_batch_limits_are_the_agents():
+    """provision refuses what firmware/agent.py would not take or could not fit."""
+    from paymote.firmware import agent
+
+    assert provision.BATCH_INTENTS_MAX == agent._GATEWAY_BATCH_MAX
+    assert provision.SMALL_HEAP_BYTES == agent._SMALL_HEAP_BYTES
+    assert provision.SMALL_HEAP_BATCH_MAX == agent._SMALL_BATCH
