@@ -181,8 +181,7 @@ class Agent:
 
     def _last_signed(self):
         """The payload of the newest intent on flash (queued, else retired), or None."""
-        names = self.outbox.names()
-        data = self._hal.storage.read(names[-1] if names else "sent/last")
+        data = self._hal.storage.read(self.outbox.newest() or "sent/last")
         return None if data is None else cbor.decode(cose.parse_sign1(data).payload)
 
     def _now_s(self):

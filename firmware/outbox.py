@@ -45,20 +45,36 @@ class Outbox:
 
     def _recover(self):
         """After a power cut between storing a receipt and moving the record,
-        finish the move: the receipt proves the gateway has the message."""
-        for name in self._storage.names(self._folder):
-            if self._storage.read("receipts/" + self._key(name)) is not None:
-                self._storage.rename(name, self._last)
+        finish the move: the receipt proves the gateway has the message.
+        (Renamed after the walk: a directory is not changed while it is read.)"""
+        answered = [
+            seq
+            for seq in self._storage.numbers(self._folder)
+            if self._storage.read("receipts/%s%010d" % (self._tag, seq)) is not None
+        ]
+        for seq in answered:
+            self._storage.rename(self._name(seq), self._last)
+
+    def _name(self, seq):
+        return "%s/%010d" % (self._folder, seq)
 
     def _key(self, name):
         return self._tag + name.split("/")[1]
 
-    def names(self):
-        """Queued record names, oldest first."""
-        return self._storage.names(self._folder)
+    def newest(self):
+        """The newest queued record's name, or None. The queue is walked, never
+        listed: a full one's names would not fit a small board's heap."""
+        newest = None
+        for seq in self._storage.numbers(self._folder):
+            if newest is None or seq > newest:
+                newest = seq
+        return None if newest is None else self._name(newest)
 
     def __len__(self):
-        return len(self.names())
+        count = 0
+        for _ in self._storage.numbers(self._folder):
+            count += 1
+        return count
 
     def check_room(self):
         """Raise OutboxFull if a message would not fit: before a sequence
@@ -69,11 +85,21 @@ class Outbox:
     def put(self, seq, message):
         """Queue a signed message under its sequence number."""
         self.check_room()
-        self._storage.write("%s/%010d" % (self._folder, seq), message)
+        self._storage.write(self._name(seq), message)
 
     def oldest(self, count=1):
         """Up to count (name, message) pairs, oldest first, to send as one batch."""
-        return [(name, self._storage.read(name)) for name in self.names()[:count]]
+        lowest = []  # the count smallest numbers so far, ascending
+        for seq in self._storage.numbers(self._folder):
+            if len(lowest) == count and seq > lowest[-1]:
+                continue
+            at = len(lowest)
+            while at and lowest[at - 1] > seq:
+                at -= 1
+            lowest.insert(at, seq)
+            if len(lowest) > count:
+                lowest.pop()
+        return [(self._name(seq), self._storage.read(self._name(seq))) for seq in lowest]
 
     def done(self, name, receipt):
         """The gateway answered 2.01/2.04: keep the receipt, retire the message,
@@ -94,8 +120,7 @@ class Outbox:
         If it is the newest message it stays the chain head: the next message
         was, or will be, signed after it."""
         key = self._key(name)
-        names = self.names()
-        if names and names[-1] == name:
+        if self.newest() == name:
             self._storage.write(self._last, self._storage.read(name))
         self._storage.write("dead/" + key + ".why", reason.encode())
         self._storage.rename(name, "dead/" + key)
@@ -103,6 +128,5 @@ class Outbox:
     def prev_hash(self):
         """The prev hash for the next message: the chain hash of the newest
         signed message on flash (queued, else retired), else genesis."""
-        names = self.names()
-        data = self._storage.read(names[-1] if names else self._last)
+        data = self._storage.read(self.newest() or self._last)
         return messages.GENESIS_HASH if data is None else messages.chain_hash(data)

@@ -94,26 +94,28 @@ class FlashStorage:
             return
         self._step()
 
-    def lowest_number(self, folder, prefix):
-        """The smallest N of the records named prefix + N (ten digits) in
-        folder, or None. Walks the directory without building a list of its
-        names (os.ilistdir on MicroPython, os.scandir on CPython)."""
+    def numbers(self, folder, prefix=""):
+        """The N of each record named prefix + N (ten digits) in folder, one at
+        a time, in the directory's order; none if the folder is not there yet.
+        Walks the directory without building a list of its names (os.ilistdir
+        on MicroPython, os.scandir on CPython): a 96 KB heap cannot hold the
+        names of a full outbox (64 of them ran it out at boot)."""
         try:
             if hasattr(os, "ilistdir"):
                 entries = (entry[0] for entry in os.ilistdir(self._path(folder)))
             else:
                 entries = (entry.name for entry in os.scandir(self._path(folder)))
-            lowest = None
             for name in entries:
                 digits = name[len(prefix) :]
                 if name.startswith(prefix) and len(digits) == 10 and digits.isdigit():
-                    number = int(digits)
-                    if lowest is None or number < lowest:
-                        lowest = number
+                    yield int(digits)
         except OSError:  # no such folder yet
-            return None
-        return lowest
+            return
 
-    def names(self, folder):
-        """Record names in folder (e.g. "outbox"), sorted."""
-        return sorted(folder + "/" + n for n in os.listdir(self._path(folder)))
+    def lowest_number(self, folder, prefix):
+        """The smallest N of the records named prefix + N in folder, or None."""
+        lowest = None
+        for number in self.numbers(folder, prefix):
+            if lowest is None or number < lowest:
+                lowest = number
+        return lowest

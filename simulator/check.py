@@ -65,17 +65,13 @@ def read_flash(flash: Path) -> BoardFlash:
     power cut left (it removes a torn .tmp), as the board's next boot would."""
     storage = FlashStorage(str(flash))
     receipts, queued, dead = {}, {}, {}
-    for name in storage.names("receipts"):
-        leaf = name.split("/")[1]
-        if leaf.isdigit():  # intents' receipts; "r..." are reading batches'
-            receipts[int(leaf)] = storage.read(name)
-    for name in storage.names("outbox"):
-        queued[int(name.split("/")[1])] = storage.read(name)
-    for name in storage.names("dead"):
-        leaf = name.split("/")[1]
-        if leaf.isdigit():
-            why = storage.read(name + ".why")
-            dead[int(leaf)] = (storage.read(name), why.decode() if why else "")
+    for seq in sorted(storage.numbers("receipts")):  # intents' receipts; "r..." are reading batches'
+        receipts[seq] = storage.read(f"receipts/{seq:010d}")
+    for seq in sorted(storage.numbers("outbox")):
+        queued[seq] = storage.read(f"outbox/{seq:010d}")
+    for seq in sorted(storage.numbers("dead")):  # and each one's reason beside it, in "<seq>.why"
+        why = storage.read(f"dead/{seq:010d}.why")
+        dead[seq] = (storage.read(f"dead/{seq:010d}"), why.decode() if why else "")
     return BoardFlash(device_id(flash), receipts, queued, dead)
 
 

@@ -304,6 +304,30 @@ async def test_the_firmware_catches_up_after_an_offline_spell_in_96k(tmp_path, h
     assert [e.amount_minor for e in entries] == [42] * 6
 
 
+async def test_a_96k_board_whose_outbox_filled_offline_boots_and_catches_up(tmp_path):
+    """A long offline spell fills the outbox (64 intents, its capacity; signed here on
+    CPython, the same firmware and flash); the 96 KB board then boots with all of them
+    queued and sends them in batches of two, then its period's own. Until the outbox
+    walked its folder instead of listing it, that boot ran out of heap at every try
+    (MemoryError in storage.names: 64 names and their sorted copy), so such a board
+    would have reset for ever with its signed intents on flash."""
+    port = free_udp_port()
+    _, run = _firmware_in_96k(tmp_path, port)
+    offline = Board(tmp_path / "flash", port, Clock(), hal_class=_HalOnFlakyWifi)
+    offline.hal.up = False
+    for _ in range(66):
+        await offline.period(1400)
+    assert len(offline.agent.outbox) == 64 and offline.agent.outbox_full
+    async with running_gateway(tmp_path / "gateway", port=port):
+        online = await asyncio.to_thread(run, 2)
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert online.stdout.split()[:2] == ["queued", "0"], online.stdout
+    assert online.stdout.split()[8:10] == ["batches", "32"], online.stdout
+    entries = _entries(tmp_path / "gateway")
+    assert [e.seq for e in entries] == list(range(1, 66))  # the full outbox took no number: none skipped
+    assert ledger_command.verify(tmp_path / "gateway") == 0
+
+
 async def test_a_board_configured_for_large_batches_catches_up_block_wise(tmp_path):
     """config.json's batch_intents = 16 on a 256 KB heap (an ESP32-S3's): ten periods
     offline leave nine intents, which go as one batch upload on the real interpreter; a

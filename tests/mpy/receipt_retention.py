@@ -18,7 +18,7 @@ def acknowledge(outbox, seqs):
 
 
 def kept(storage, tag):
-    return [n.split("/")[1] for n in storage.names("receipts") if n.split("/")[1].startswith(tag or "0")]
+    return ["%s%010d" % (tag, n) for n in sorted(storage.numbers("receipts", tag))]
 
 
 storage = FlashStorage(sys.argv[1])
