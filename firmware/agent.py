@@ -321,7 +321,7 @@ class Agent:
             name, message = queued[0]
             try:
                 response = self._client.request(coap.POST, "r", message, cose.CONTENT_FORMAT_SIGN1)
-            except coap.NoAnswerError:
+            except (coap.NoAnswerError, MemoryError):  # offline, or no block for it now: next period
                 return
             if not self._apply(
                 self.readings, name, response.code, response.payload, response.max_age_s, now_s
@@ -329,17 +329,32 @@ class Agent:
                 return
 
     def _flush_intents(self, now_s):
+        batch_max = self._batch_max
         while self.stopped is None and now_s >= self.wait_until_s:
-            queued = self.outbox.oldest(self._batch_max)
+            queued = self.outbox.oldest(batch_max)
             if not queued:
                 return
             try:
                 verdicts = self._send(queued)
             except coap.NoAnswerError:
                 return  # offline: everything stays queued for the next period
+            except MemoryError:
+                # A fragmented small heap had no block for this batch (its encoding, its
+                # answer) just now. Nothing was lost: unanswered, it stays queued, and an
+                # intent the gateway did commit is answered 2.04 with its receipt when sent
+                # again. The rest of this flush goes one by one, in smaller blocks.
+                queued = None
+                collect_after_burst()
+                if batch_max == 1:
+                    return  # next period
+                batch_max = 1
+                continue
             for (name, _), (code_, detail, max_age_s) in zip(queued, verdicts):
                 if not self._apply(self.outbox, name, code_, detail, max_age_s, now_s):
                     return
+            # Let go of this batch's messages and receipts before the next one is read: held
+            # while it is, they stay between its blocks and fragment a small heap.
+            queued = verdicts = None
 
     def _send(self, queued):
         """[(code, receipt or diagnostic, Max-Age)] for the queued messages."""
