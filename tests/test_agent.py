@@ -372,6 +372,29 @@ async def test_a_batch_the_heap_has_no_room_for_goes_one_by_one(tmp_path):
     assert ledger_command.verify(data_dir) == 0
 
 
+async def test_a_96k_board_runs_hundreds_of_periods_without_its_heap_shrinking(tmp_path):
+    """600 periods on one boot (past the outbox's 256 kept receipts, whose retention then
+    removes one a period, and 38 sequence-number reservations): every intent accepted, and
+    the heap free after the run no less than after a 20-period boot of the same board, so
+    nothing the agent keeps grows with its age. The gateway's per-device rate limit is
+    raised: this board's simulated quarter hours pass in milliseconds."""
+    port = free_udp_port()
+    _, run = _firmware_in_96k(tmp_path, port)
+    limits = {"rate_per_device_per_s": 100000.0, "burst_per_device": 100000}
+    async with running_gateway(tmp_path / "gateway", port=port, **limits):
+        short = await asyncio.to_thread(run, 20)
+        long = await asyncio.to_thread(run, 600)
+    for proc in (short, long):
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.split()[:2] == ["queued", "0"], proc.stdout
+    free_short, free_long = (int(proc.stdout.split()[5]) for proc in (short, long))
+    assert free_long >= free_short - 64, (free_short, free_long)  # a block or so of slack
+    print(f"96K heap free after 20 and 600 periods: {free_short} and {free_long} B")
+    assert len(_entries(tmp_path / "gateway")) == 19 + 599  # each boot's first period has no energy yet
+    kept = [f.name for f in (tmp_path / "flash" / "receipts").iterdir() if f.name.isdigit()]
+    assert len(kept) == 256  # the intents' receipts: retention keeps the newest 256
+
+
 async def test_a_board_configured_for_large_batches_catches_up_block_wise(tmp_path):
     """config.json's batch_intents = 16 on a 256 KB heap (an ESP32-S3's): ten periods
     offline leave nine intents, which go as one batch upload on the real interpreter; a
