@@ -329,9 +329,9 @@ class Agent:
                 return
 
     def _flush_intents(self, now_s):
-        batch_max = self._batch_max
+        one_by_one = False
         while self.stopped is None and now_s >= self.wait_until_s:
-            queued = self.outbox.oldest(batch_max)
+            queued = self.outbox.oldest(1 if one_by_one else self._batch_max)
             if not queued:
                 return
             try:
@@ -343,11 +343,11 @@ class Agent:
                 # answer) just now. Nothing was lost: unanswered, it stays queued, and an
                 # intent the gateway did commit is answered 2.04 with its receipt when sent
                 # again. The rest of this flush goes one by one, in smaller blocks.
+                if len(queued) == 1:
+                    return  # next period
                 queued = None
                 collect_after_burst()
-                if batch_max == 1:
-                    return  # next period
-                batch_max = 1
+                one_by_one = True
                 continue
             for (name, _), (code_, detail, max_age_s) in zip(queued, verdicts):
                 if not self._apply(self.outbox, name, code_, detail, max_age_s, now_s):
