@@ -9,13 +9,18 @@ the name of the decode or verify error ("NonCanonical", "BadSignature", ...).
 
 A refusal (4.00, 4.01, 4.03, 4.09, 4.13) is logged at WARNING, one JSON line
 with the resource, code, reason and its text, and the peer's IP address;
-back-pressure (4.29, 5.03) and acceptances at INFO. A flood of refusals is
-bounded by the journal's own rate limit (journald's RateLimitBurst), not here.
+back-pressure (4.29, 5.03) and acceptances at INFO. At most
+REFUSALS_LOGGED_PER_S refusal lines a second per process: a flood of junk
+would otherwise spend the gateway's CPU on its own log. What that leaves
+out is said in one line ("N refusals not logged") when the next second's
+first refusal is logged, and every refusal is counted in the metrics.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aiocoap import Message
@@ -37,6 +42,36 @@ _REASONS: dict[type, str] = {
     Busy: "queue_full",
 }
 _BACK_PRESSURE = (Code.TOO_MANY_REQUESTS, Code.SERVICE_UNAVAILABLE)
+REFUSALS_LOGGED_PER_S = 50
+
+
+class LogBudget:
+    """At most per_s refusal lines in each second of clock; the count of the
+    ones left out, said with the next line allowed."""
+
+    def __init__(self, per_s: int = REFUSALS_LOGGED_PER_S, clock: Callable[[], float] = time.monotonic):
+        self.per_s = per_s
+        self._clock = clock
+        self._second = -1
+        self._left = 0
+        self.left_out = 0
+
+    def allow(self) -> bool:
+        second = int(self._clock())
+        if second != self._second:
+            self._second, self._left = second, self.per_s
+        if self._left:
+            self._left -= 1
+            return True
+        self.left_out += 1
+        return False
+
+    def take_left_out(self) -> int:
+        left_out, self.left_out = self.left_out, 0
+        return left_out
+
+
+_budget = LogBudget()
 
 
 def reason(result: Result) -> str:
@@ -77,6 +112,11 @@ def _tell(metrics: Metrics, resource: str, response: Message, word: str, peer: A
         if log.isEnabledFor(logging.INFO):
             log.info("%s %s %s from %s", resource, code.dotted, word, _host(peer))
         return
+    if not _budget.allow():
+        return
+    left_out = _budget.take_left_out()
+    if left_out:
+        log.warning("%d refusals not logged (at most %d a second)", left_out, _budget.per_s)
     text = bytes(response.payload).decode("utf-8", "replace")
     host = _host(peer)
     log.warning(

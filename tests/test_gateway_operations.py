@@ -222,3 +222,29 @@ def test_sigterm_answers_every_intent_it_commits(tmp_path, workers):
         committed = {mid_of[e.device_id] for e in store.entries()}
     assert committed, "nothing was committed: the test tested nothing"
     assert committed <= answered, f"committed without an answer: {sorted(committed - answered)}"
+
+
+def test_a_flood_of_refusals_logs_at_most_its_budget_a_second(monkeypatch, caplog):
+    """Refusal lines are bounded per second; what was left out is said in one line
+    with the next second's first, and every refusal is still counted."""
+    from paymote.crypto.errors import Truncated
+    from paymote.gateway import verdicts
+    from paymote.gateway.metrics import Metrics
+
+    now = [100.0]
+    monkeypatch.setattr(verdicts, "_budget", verdicts.LogBudget(2, lambda: now[0]))
+    metrics = Metrics()
+    caplog.set_level(logging.WARNING, logger="paymote.gateway")
+    for _ in range(5):
+        verdicts.one(metrics, "intent", Truncated("input ends inside an item"), ("::ffff:10.0.0.9", 5683))
+    now[0] = 101.2
+    verdicts.one(metrics, "intent", Truncated("input ends inside an item"), ("::ffff:10.0.0.9", 5683))
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "intent 4.00 Truncated from 10.0.0.9: Truncated: input ends inside an item",
+        "intent 4.00 Truncated from 10.0.0.9: Truncated: input ends inside an item",
+        "3 refusals not logged (at most 2 a second)",
+        "intent 4.00 Truncated from 10.0.0.9: Truncated: input ends inside an item",
+    ]
+    counted = {"resource": "intent", "code": "4.00", "reason": "Truncated"}
+    assert metrics.registry.get_sample_value("paymote_messages_total", counted) == 6
