@@ -16,7 +16,7 @@ import pytest
 
 from paymote.crypto import cbor
 from paymote.gateway import config as config_module
-from paymote.gateway import logs, transport
+from paymote.gateway import logs, transport, verdicts
 from tests.gateway_helpers import Device, free_udp_port, running_gateway, start_gateway_process
 
 UNIT = Path(__file__).resolve().parent.parent / "gateway" / "systemd" / "paymote-gateway.service"
@@ -62,7 +62,7 @@ def test_unit_file_is_a_hardened_notify_service():
         assert line in unit
 
 
-async def test_metrics_count_each_message_by_reason_and_refusals_are_logged(tmp_path, caplog):
+async def test_metrics_count_each_message_by_reason_and_refusals_are_logged(tmp_path, caplog, monkeypatch):
     """paymote_messages_total counts every message by resource, code and a fixed
     reason word (never the diagnostic's text, which holds numbers and names);
     each intent in a batch counts with its own verdict, on the fast path and on
@@ -71,6 +71,7 @@ async def test_metrics_count_each_message_by_reason_and_refusals_are_logged(tmp_
     device, stranger = Device(400), Device(401)
     device.register(tmp_path, max_amount_minor=100)
     caplog.set_level(logging.WARNING, logger="paymote.gateway")
+    monkeypatch.setattr(verdicts, "_budget", verdicts.LogBudget())  # not one the tests before spent
     async with running_gateway(tmp_path, metrics=f"127.0.0.1:{metrics_port}") as gateway:
         first = device.intent()
         codes = [
@@ -228,7 +229,6 @@ def test_a_flood_of_refusals_logs_at_most_its_budget_a_second(monkeypatch, caplo
     """Refusal lines are bounded per second; what was left out is said in one line
     with the next second's first, and every refusal is still counted."""
     from paymote.crypto.errors import Truncated
-    from paymote.gateway import verdicts
     from paymote.gateway.metrics import Metrics
 
     now = [100.0]
