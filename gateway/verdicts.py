@@ -7,7 +7,7 @@ The reason is one fixed word: an outcome's kind (outcomes.py; "accepted",
 "duplicate", "rate_limit", "queue_full" for the outcomes that carry none) or
 the name of the decode or verify error ("NonCanonical", "BadSignature", ...).
 
-A refusal (4.00, 4.01, 4.03, 4.09, 4.13) is logged at WARNING, one JSON line
+A refusal (4.00, 4.01, 4.03, 4.09, 4.13; and a 5.00) is logged at WARNING, one JSON line
 with the resource, code, reason and its text, and the peer's IP address;
 back-pressure (4.29, 5.03) and acceptances at INFO. At most
 REFUSALS_LOGGED_PER_S refusal lines a second per process: a flood of junk
