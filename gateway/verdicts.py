@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiocoap import Message
 from aiocoap.numbers.codes import Code
@@ -29,11 +29,21 @@ from aiocoap.numbers.codes import Code
 from paymote.crypto.errors import MessageError, TooLarge
 from paymote.gateway import responses
 from paymote.gateway.metrics import Metrics
-from paymote.gateway.outcomes import Accepted, Busy, Duplicate, Outcome, RateLimited
+from paymote.gateway.outcomes import (
+    Accepted,
+    Busy,
+    Conflict,
+    Duplicate,
+    Failed,
+    Outcome,
+    RateLimited,
+    Refused,
+    Stale,
+)
 
 log = logging.getLogger("paymote.gateway")
 
-Result = Outcome | MessageError
+Result: TypeAlias = Outcome | MessageError
 
 _REASONS: dict[type, str] = {
     Accepted: "accepted",
@@ -78,8 +88,9 @@ def reason(result: Result) -> str:
     """The word result is counted under."""
     if isinstance(result, MessageError):
         return type(result).__name__
-    word = _REASONS.get(type(result))
-    return result.kind if word is None else word  # type: ignore[union-attr]
+    if isinstance(result, (Refused, Stale, Conflict, Failed)):
+        return result.kind
+    return _REASONS[type(result)]
 
 
 def one(metrics: Metrics, resource: str, result: Result, peer: Any) -> Message:
