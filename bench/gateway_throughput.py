@@ -220,12 +220,16 @@ def measure(label: str, address, path, load, window, seconds, data_dir, content_
     }
 
 
-def histogram_buckets(metrics_port: int, name: str) -> dict[tuple, float]:
-    """A histogram's buckets from the gateway's metrics endpoint:
-    (its labels other than le, in order, ..., upper bound s) -> count."""
+def metrics_text(metrics_port: int) -> str:
+    """The gateway's metrics endpoint, read once."""
     import urllib.request
 
-    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    return urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+
+
+def histogram_buckets(text: str, name: str) -> dict[tuple, float]:
+    """A histogram's buckets in the metrics text:
+    (its labels other than le, in order, ..., upper bound s) -> count."""
     prefix = name + "_bucket{"
     buckets = {}
     for line in text.splitlines():
@@ -258,12 +262,12 @@ def soak(address, data_dir, pids, devices, rate, seconds, metrics_port) -> list[
     with one beside it in the same window was likely that commit)."""
     reports = []
     load = presigned_on_every_core(devices, math.ceil(rate * seconds / len(devices)) + 10)
+    before = metrics_text(metrics_port)
     for start_s in range(0, seconds, 10):
         window_s = min(10, seconds - start_s)
-        before = histogram_buckets(metrics_port, "paymote_pause_seconds")
-        commits_before = histogram_buckets(metrics_port, "paymote_commit_seconds")
         result = asyncio.run(coap_load.run(address, "i", load, 256, window_s, 18, rate))
         time.sleep(1.2)  # the workers' pause counts arrive every second
+        after = metrics_text(metrics_port)  # and the next window's before
         report = {
             "t_s": start_s + window_s,
             "rss_mb": round(rss_mb(pids), 1),
@@ -272,11 +276,16 @@ def soak(address, data_dir, pids, devices, rate, seconds, metrics_port) -> list[
             "acks_per_s": round(len(result.latencies_s) / result.elapsed_s, 1),
             "p99_ms": round(result.percentile_ms(99), 1),
             "longest_ms": round(1000 * max(result.latencies_s, default=0), 1),
-            "pauses": over_100ms_between(before, histogram_buckets(metrics_port, "paymote_pause_seconds")),
+            "pauses": over_100ms_between(
+                histogram_buckets(before, "paymote_pause_seconds"),
+                histogram_buckets(after, "paymote_pause_seconds"),
+            ),
             "commits": over_100ms_between(
-                commits_before, histogram_buckets(metrics_port, "paymote_commit_seconds")
+                histogram_buckets(before, "paymote_commit_seconds"),
+                histogram_buckets(after, "paymote_commit_seconds"),
             )[""],
         }
+        before = after
         print(f"    soak {report}", flush=True)
         reports.append(report)
     return reports

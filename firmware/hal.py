@@ -83,6 +83,7 @@ class BoardHal:
         self._skips_after_failure = 0  # the last failure's back-off: 1, 2, 4 ... _JOIN_SKIPS_MAX
         self._carried = self._wake()
         self._attention = False  # report() said something since this boot
+        self._led = None  # the status LED's Pin or NeoPixel, made at the first use
         self._set_status_led(False)  # an RGB LED keeps its colour through a reset
 
     # ---------------------------------------------------------------- network and time
@@ -246,13 +247,16 @@ class BoardHal:
         pins.status_rgb an addressable RGB LED (WS2812, MicroPython's neopixel)."""
         pins = self._pins_of
         if "status_led" in pins:
-            machine.Pin(pins["status_led"], machine.Pin.OUT).value(1 if lit else 0)
+            if self._led is None:
+                self._led = machine.Pin(pins["status_led"], machine.Pin.OUT)
+            self._led.value(1 if lit else 0)
         elif "status_rgb" in pins:
-            import neopixel
+            if self._led is None:
+                import neopixel
 
-            led = neopixel.NeoPixel(machine.Pin(pins["status_rgb"]), 1)
-            led[0] = _ATTENTION_RGB if lit else (0, 0, 0)
-            led.write()
+                self._led = neopixel.NeoPixel(machine.Pin(pins["status_rgb"]), 1)
+            self._led[0] = _ATTENTION_RGB if lit else (0, 0, 0)
+            self._led.write()
 
     # ---------------------------------------------------------------- files and randomness
 

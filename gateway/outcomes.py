@@ -1,20 +1,23 @@
 """What the gateway decides about a message; responses.py maps each to CoAP.
 
-A refusal carries its reason twice: `reason`, text for people (the CoAP
-diagnostic, the log), and `kind`, one fixed word for what happened, which
-paymote_messages_total counts under (never the text: a payee's name or a
-number in a label would let any device grow the metrics without bound).
+Every outcome has a `kind`, one fixed word for what happened, which
+paymote_messages_total counts under: a class's own where it has one meaning,
+given with each refusal beside its `reason`, text for people (the CoAP
+diagnostic, the log). Never the text in a label: a payee's name or a number
+there would let any device grow the metrics without bound.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
 class Accepted:
     """Recorded durably: 2.01 with the receipt."""
 
+    kind: ClassVar[str] = "accepted"
     receipt: bytes
 
 
@@ -22,6 +25,7 @@ class Accepted:
 class Duplicate:
     """The same message was accepted before: 2.04 with the same receipt."""
 
+    kind: ClassVar[str] = "duplicate"
     receipt: bytes
 
 
@@ -53,6 +57,7 @@ class Conflict:
 class RateLimited:
     """The device sends faster than its limit: 4.29 with Max-Age (RFC 8516)."""
 
+    kind: ClassVar[str] = "rate_limit"
     retry_after_s: int
 
 
@@ -60,6 +65,7 @@ class RateLimited:
 class Busy:
     """The ledger queue is full: 5.03 with Max-Age, never unbounded memory."""
 
+    kind: ClassVar[str] = "queue_full"
     retry_after_s: int
 
 

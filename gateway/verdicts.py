@@ -3,9 +3,8 @@ in paymote_messages_total by resource, code and reason, and logged. Both
 request paths (transport.py's aiocoap resources and fastpath.py) answer
 through here, so they count and log alike.
 
-The reason is one fixed word: an outcome's kind (outcomes.py; "accepted",
-"duplicate", "rate_limit", "queue_full" for the outcomes that carry none) or
-the name of the decode or verify error ("NonCanonical", "BadSignature", ...).
+The reason is one fixed word: an outcome's kind (outcomes.py) or the name of
+the decode or verify error ("NonCanonical", "BadSignature", ...).
 
 A refusal (4.00, 4.01, 4.03, 4.09, 4.13; and a 5.00) is logged at WARNING, one JSON line
 with the resource, code, reason and its text, and the peer's IP address;
@@ -29,28 +28,12 @@ from aiocoap.numbers.codes import Code
 from paymote.crypto.errors import MessageError, TooLarge
 from paymote.gateway import responses
 from paymote.gateway.metrics import Metrics
-from paymote.gateway.outcomes import (
-    Accepted,
-    Busy,
-    Conflict,
-    Duplicate,
-    Failed,
-    Outcome,
-    RateLimited,
-    Refused,
-    Stale,
-)
+from paymote.gateway.outcomes import Outcome
 
 log = logging.getLogger("paymote.gateway")
 
 Result: TypeAlias = Outcome | MessageError
 
-_REASONS: dict[type, str] = {
-    Accepted: "accepted",
-    Duplicate: "duplicate",
-    RateLimited: "rate_limit",
-    Busy: "queue_full",
-}
 _BACK_PRESSURE = (Code.TOO_MANY_REQUESTS, Code.SERVICE_UNAVAILABLE)
 REFUSALS_LOGGED_PER_S = 50
 
@@ -86,11 +69,7 @@ _budget = LogBudget()
 
 def reason(result: Result) -> str:
     """The word result is counted under."""
-    if isinstance(result, MessageError):
-        return type(result).__name__
-    if isinstance(result, (Refused, Stale, Conflict, Failed)):
-        return result.kind
-    return _REASONS[type(result)]
+    return type(result).__name__ if isinstance(result, MessageError) else result.kind
 
 
 def one(metrics: Metrics, resource: str, result: Result, peer: Any) -> Message:
