@@ -54,6 +54,24 @@ class Outbox:
         ]
         for seq in answered:
             self._storage.rename(self._name(seq), self._last)
+        self._count()
+
+    def _count(self):
+        """Count the queue and find its newest number, walking the folder once.
+        Both are kept in RAM from then on, so signing an intent walks no folder
+        (each walk reads every entry of a directory on flash)."""
+        self._length = 0
+        self._newest = None
+        for seq in self._storage.numbers(self._folder):
+            self._length += 1
+            self._newest = seq if self._newest is None else max(seq, self._newest)
+
+    def _retired(self, name):
+        """name has left the queue on flash."""
+        if self._newest == int(name.split("/")[1]):
+            self._count()  # the next newest: rare, the oldest goes first
+        else:
+            self._length -= 1
 
     def _name(self, seq):
         return "%s/%010d" % (self._folder, seq)
@@ -62,19 +80,11 @@ class Outbox:
         return self._tag + name.split("/")[1]
 
     def newest(self):
-        """The newest queued record's name, or None. The queue is walked, never
-        listed: a full one's names would not fit a small board's heap."""
-        newest = None
-        for seq in self._storage.numbers(self._folder):
-            if newest is None or seq > newest:
-                newest = seq
-        return None if newest is None else self._name(newest)
+        """The newest queued record's name, or None."""
+        return None if self._newest is None else self._name(self._newest)
 
     def __len__(self):
-        count = 0
-        for _ in self._storage.numbers(self._folder):
-            count += 1
-        return count
+        return self._length
 
     def check_room(self):
         """Raise OutboxFull if a message would not fit: before a sequence
@@ -86,6 +96,8 @@ class Outbox:
         """Queue a signed message under its sequence number."""
         self.check_room()
         self._storage.write(self._name(seq), message)
+        self._length += 1
+        self._newest = seq if self._newest is None else max(seq, self._newest)
 
     def oldest(self, count=1):
         """Up to count (name, message) pairs, oldest first, to send as one batch."""
@@ -106,6 +118,7 @@ class Outbox:
         and remove the receipts that fell out of the newest receipts_kept."""
         self._storage.write("receipts/" + self._key(name), receipt)
         self._storage.rename(name, self._last)
+        self._retired(name)
         self._forget_receipts_up_to(int(name.split("/")[1]) - self._receipts_kept)
 
     def _forget_receipts_up_to(self, seq):
@@ -124,6 +137,7 @@ class Outbox:
             self._storage.write(self._last, self._storage.read(name))
         self._storage.write("dead/" + key + ".why", reason.encode())
         self._storage.rename(name, "dead/" + key)
+        self._retired(name)
 
     def prev_hash(self):
         """The prev hash for the next message: the chain hash of the newest
