@@ -36,8 +36,7 @@ class Outbox:
         self._storage = storage
         self._capacity = capacity
         self._receipts_kept = receipts_kept
-        lowest = storage.lowest_number("receipts", tag)
-        self._forgotten_to = 0 if lowest is None else lowest - 1  # receipts up to here are gone
+        self._forgotten_to = None  # receipts up to here are gone; found at the first answer
         self._folder = folder
         self._tag = tag
         self._last = _LAST + ("-" + tag if tag else "")
@@ -123,7 +122,13 @@ class Outbox:
 
     def _forget_receipts_up_to(self, seq):
         """Remove every receipt numbered up to seq not removed yet. The numbers
-        a reboot skipped have none: a failed remove, not a flash write."""
+        a reboot skipped have none: a failed remove, not a flash write. Where
+        removal stopped is found by walking the receipts (both kinds', up to
+        2 * receipts_kept entries) once a boot, at its first answer, not when the
+        outbox is made: a board that wakes from deep sleep only to sample walks none."""
+        if self._forgotten_to is None:
+            lowest = self._storage.lowest_number("receipts", self._tag)
+            self._forgotten_to = 0 if lowest is None else lowest - 1
         while self._forgotten_to < seq:
             self._forgotten_to += 1
             self._storage.remove("receipts/%s%010d" % (self._tag, self._forgotten_to))

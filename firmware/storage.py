@@ -32,12 +32,14 @@ def _crc(data):
 
 
 class FlashStorage:
-    """Records (bytes) by path under root. Counts write steps: writes per
-    intent is one of the budgets docs/performance.md reports."""
+    """Records (bytes) by path under root. Counts write steps and the directory
+    entries its walks read: flash writes and reads per intent are budgets
+    docs/performance.md reports."""
 
     def __init__(self, root, cut_after=None):
         self.root = root
         self.writes = 0
+        self.listed = 0
         self._cut_after = cut_after
         for folder in ("", "/outbox", "/readings", "/sent", "/receipts", "/dead"):
             try:
@@ -106,6 +108,7 @@ class FlashStorage:
             else:
                 entries = (entry.name for entry in os.scandir(self._path(folder)))
             for name in entries:
+                self.listed += 1
                 digits = name[len(prefix) :]
                 if name.startswith(prefix) and len(digits) == 10 and digits.isdigit():
                     yield int(digits)

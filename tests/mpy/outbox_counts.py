@@ -2,7 +2,8 @@
 folder on flash after every put, done and dead letter, across reboots (a new
 Outbox); raises on the first difference. The operations come from a fixed
 linear congruential sequence, so both interpreters run the same ones.
-Prints each boot's final state and how many folder entries signing read.
+Prints each boot's final state, how many folder entries signing read, and
+how many a wake reads (making both kinds' outboxes again).
 Arguments: FLASH_DIR OPERATIONS."""
 
 import sys
@@ -15,23 +16,12 @@ except ImportError:
     from firmware.storage import FlashStorage
 
 
-class CountingStorage(FlashStorage):
-    """Counts the directory entries its walks read: reads of flash."""
-
-    entries = 0
-
-    def numbers(self, folder, prefix=""):
-        for number in FlashStorage.numbers(self, folder, prefix):
-            self.entries += 1
-            yield number
-
-
 def walked(storage):
     seqs = list(storage.numbers("outbox"))
     return len(seqs), (max(seqs) if seqs else None)
 
 
-storage = CountingStorage(sys.argv[1])
+storage = FlashStorage(sys.argv[1])
 operations = int(sys.argv[2])
 outbox = Outbox(storage, capacity=12)
 state = 12345
@@ -42,11 +32,11 @@ for step in range(operations):
     choice = state % 10
     if choice < 5 and len(outbox) < 12:  # sign: room, chain head, queue
         seq += 1 + (state >> 8) % 2  # a reboot or a reading batch may skip a number
-        before = storage.entries
+        before = storage.listed
         outbox.check_room()
         outbox.prev_hash()
         outbox.put(seq, b"intent %d" % seq)
-        signing_entries += storage.entries - before
+        signing_entries += storage.listed - before
     elif choice < 8 and len(outbox):  # answered, oldest first
         name, _ = outbox.oldest(1)[0]
         outbox.done(name, b"receipt")
@@ -60,3 +50,8 @@ for step in range(operations):
     if (len(outbox), newest and int(newest.split("/")[1])) != walked(storage):
         raise AssertionError("step %d: kept %s, flash %s" % (step, (len(outbox), newest), walked(storage)))
 print("end", len(outbox), outbox.newest(), "signing read", signing_entries, "entries")
+before = storage.listed  # a wake from deep sleep: both kinds' outboxes made again
+Outbox(storage, capacity=12)
+Outbox(storage, folder="readings", tag="r")
+read = storage.listed - before
+print("a wake read", read, "entries, with", len(list(storage.numbers("receipts"))), "receipts on flash")
