@@ -67,10 +67,11 @@ class Outbox:
 
     def _retired(self, name):
         """name has left the queue on flash."""
+        self._length -= 1
         if self._newest == int(name.split("/")[1]):
-            self._count()  # the next newest: rare, the oldest goes first
-        else:
-            self._length -= 1
+            self._newest = None
+            if self._length:  # the newest went before older ones (a dead letter): find the next
+                self._count()
 
     def _name(self, seq):
         return "%s/%010d" % (self._folder, seq)
