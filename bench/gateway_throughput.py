@@ -17,7 +17,7 @@ part), its pauses and the longest acknowledgement. Ends with one JSON line.
 The gateway runs with --workers request processes (default: one per core)
 beside its ledger writer; resident memory is summed over all of them.
 
-Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N] [--soak 600]
+Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N] [--soak 600 [--plot soak.png]]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 import coap_load  # noqa: E402
+import plot_soak  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from paymote.crypto import cbor, cose, messages  # noqa: E402
@@ -298,6 +299,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--soak", type=int, default=0, help="seconds at 80%% of peak")
     parser.add_argument("--workers", type=int, default=0, help="gateway request processes (default: cores)")
+    parser.add_argument("--plot", type=Path, help="with --soak: draw it to this PNG (bench/plot_soak.py)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     workers = args.workers or cores
@@ -431,6 +433,9 @@ def main() -> None:
     print(
         "targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in result["targets_met"].items())
     )
+    if args.plot and soak_reports:
+        plot_soak.draw(soak_reports, args.plot, plot_soak.title(soak_reports, workers))
+        print(f"the soak's picture: {args.plot}")
     print(json.dumps(result))
 
 
