@@ -17,7 +17,8 @@ part), its pauses and the longest acknowledgement. Ends with one JSON line.
 The gateway runs with --workers request processes (default: one per core)
 beside its ledger writer; resident memory is summed over all of them.
 
-Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N] [--soak 600 [--plot soak.png]]
+Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N]
+         [--soak 600 [--plot soak.png]]
 """
 
 from __future__ import annotations
