@@ -88,8 +88,13 @@ async def _trial(pristine: Path, work: Path, module: str, heap_kb: int, periods:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(pristine, work, symlinks=True)
     port = free_udp_port()
-    config = {"gateway": f"coap://127.0.0.1:{port}", "payer": "hh-7", "payee": "utility"}
-    (work / "flash" / "config.json").write_text(json.dumps({**config, "ack_timeout_ms": 300}))
+    config = {
+        "gateway": f"coap://127.0.0.1:{port}",
+        "payer": "hh-7",
+        "payee": "utility",
+        "ack_timeout_ms": 300,
+    }
+    (work / "flash" / "config.json").write_text(json.dumps(config))
     stop, ready = asyncio.Event(), asyncio.Event()
     gateway = asyncio.create_task(
         service.serve(Config(data=work / "gateway", bind=f"127.0.0.1:{port}"), stop=stop, ready=ready)
@@ -116,7 +121,8 @@ async def _trial(pristine: Path, work: Path, module: str, heap_kb: int, periods:
 async def _smallest(pristine: Path, work: Path, module: str, args: argparse.Namespace) -> dict:
     """Bisection, then the boundary walked in 1 KB steps: timing moves what is garbage
     when, so near it a heap can pass one trial and fail the next. The smallest heap
-    reported passed --repeat trials of --repeat; 1 KB less failed at least one."""
+    reported passed --repeat trials of --repeat; 1 KB less failed at least one (None
+    when 1 KB less is --low, not tried)."""
 
     async def passes(heap_kb: int, times: int = 1) -> int:
         passed = 0
@@ -134,8 +140,8 @@ async def _smallest(pristine: Path, work: Path, module: str, args: argparse.Name
     while await passes(high, args.repeat) < args.repeat:
         high += 1
     while True:
-        below = await passes(high - 1, args.repeat) if high - 1 > args.low else 0
-        if below < args.repeat:
+        below = await passes(high - 1, args.repeat) if high - 1 > args.low else None
+        if below is None or below < args.repeat:
             return {"smallest_kb": high, "trials": args.repeat, "one_kb_less_passed": below}
         high -= 1
 
@@ -172,7 +178,8 @@ def main() -> None:
             continue
         row["vs_budget"] = round(smallest / budget_kb, 3)
         passed = "%d of %d" % (row["trials"], row["trials"])
-        below = "%d of %d" % (row["one_kb_less_passed"], row["trials"])
+        tried = row["one_kb_less_passed"]
+        below = "not tried" if tried is None else "%d of %d" % (tried, row["trials"])
         print(f"{mode:>24} {smallest:>11} KB {row['vs_budget']:>9.3f}x {passed:>10} {below:>10}")
     print(json.dumps({"bench": "firmware_heap", "board": BOARD, "budget_kb": budget_kb, "modes": rows}))
 

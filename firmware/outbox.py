@@ -63,12 +63,12 @@ class Outbox:
         self._newest = None
         for seq in self._storage.numbers(self._folder):
             self._length += 1
-            self._newest = seq if self._newest is None else max(seq, self._newest)
+            self._newest = max(seq, self._newest or 0)  # numbers start at 1
 
-    def _retired(self, name):
-        """name has left the queue on flash."""
+    def _retired(self, seq):
+        """Record seq has left the queue on flash."""
         self._length -= 1
-        if self._newest == int(name.split("/")[1]):
+        if self._newest == seq:
             self._newest = None
             if self._length:  # the newest went before older ones (a dead letter): find the next
                 self._count()
@@ -97,7 +97,7 @@ class Outbox:
         self.check_room()
         self._storage.write(self._name(seq), message)
         self._length += 1
-        self._newest = seq if self._newest is None else max(seq, self._newest)
+        self._newest = max(seq, self._newest or 0)
 
     def oldest(self, count=1):
         """Up to count (name, message) pairs, oldest first, to send as one batch."""
@@ -116,10 +116,11 @@ class Outbox:
     def done(self, name, receipt):
         """The gateway answered 2.01/2.04: keep the receipt, retire the message,
         and remove the receipts that fell out of the newest receipts_kept."""
+        seq = int(name.split("/")[1])
         self._storage.write("receipts/" + self._key(name), receipt)
         self._storage.rename(name, self._last)
-        self._retired(name)
-        self._forget_receipts_up_to(int(name.split("/")[1]) - self._receipts_kept)
+        self._retired(seq)
+        self._forget_receipts_up_to(seq - self._receipts_kept)
 
     def _forget_receipts_up_to(self, seq):
         """Remove every receipt numbered up to seq not removed yet. The numbers
@@ -143,7 +144,7 @@ class Outbox:
             self._storage.write(self._last, self._storage.read(name))
         self._storage.write("dead/" + key + ".why", reason.encode())
         self._storage.rename(name, "dead/" + key)
-        self._retired(name)
+        self._retired(int(name.split("/")[1]))
 
     def prev_hash(self):
         """The prev hash for the next message: the chain hash of the newest
