@@ -1,6 +1,7 @@
 """Gateway throughput on loopback, against ceilings measured in the same run.
 
-Starts the real gateway (`paymote gateway run`, durable SQLite commits) and
+Starts the real gateway (`paymote gateway run`, durable SQLite commits, or
+with --postgres DATABASE_URL its ledger in a scratch schema there) and
 drives it with bench/coap_load.py: many registered devices, each sending a
 properly chained sequence of signed intents, a window of outstanding CON
 requests. Measures, in one run:
@@ -18,7 +19,7 @@ The gateway runs with --workers request processes (default: one per core)
 beside its ledger writer; resident memory is summed over all of them.
 
 Run: python bench/gateway_throughput.py [--seconds 8] [--devices 400] [--workers N]
-         [--soak 600 [--plot soak.png]]
+         [--soak 600 [--plot soak.png]] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import math
 import os
@@ -44,7 +46,8 @@ import plot_soak  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 from paymote.crypto import cbor, cose, messages  # noqa: E402
-from paymote.gateway.store import Device, Store  # noqa: E402
+from paymote.gateway import store_postgres  # noqa: E402
+from paymote.gateway.store import Device, Store, bind  # noqa: E402
 
 BATCH_INTENTS = 6  # ~970 bytes: one datagram each way, no block-wise
 
@@ -301,16 +304,20 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=0, help="seconds at 80%% of peak")
     parser.add_argument("--workers", type=int, default=0, help="gateway request processes (default: cores)")
     parser.add_argument("--plot", type=Path, help="with --soak: draw it to this PNG (bench/plot_soak.py)")
+    parser.add_argument("--postgres", metavar="DATABASE_URL", help="the gateway's ledger in PostgreSQL there")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     workers = args.workers or cores
     print(
         f"gateway_throughput: {args.devices} devices a mode, window {args.window}, {args.seconds} s each, "
-        f"gateway with {workers} workers"
+        f"gateway with {workers} workers, ledger in {'PostgreSQL' if args.postgres else 'SQLite'}"
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as scratch:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
+        if args.postgres:
+            schema_url = scratch.enter_context(store_postgres.scratch_schema(args.postgres, "paymote_bench"))
+            bind(data_dir, schema_url)
         Store(data_dir).close()
         per_device = max(10, int(6000 * args.seconds / args.devices))
         print("  signing intents with OpenSSL ...", flush=True)
@@ -392,6 +399,7 @@ def main() -> None:
     verify_n = verify_rate_per_s(cores)
     result = {
         "bench": "gateway_throughput",
+        "ledger": "postgresql" if args.postgres else "sqlite",
         "cores": cores,
         "workers": workers,
         "single": single,

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 LEDGER_FORMATS = ("text", "json", "jsonl", "csv")  # gateway/ledger_command.py writes each
+STORE_HELP = "the ledger in PostgreSQL, postgresql://... (once: DIR remembers it; docs/protocol.md §9)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--max-amount", type=int, help="limit per intent, minor units")
     add.add_argument("--max-daily", type=int, help="limit per UTC day, minor units")
     add.add_argument("--board", help="board definition name")
+    add.add_argument("--store", metavar="URL", help=STORE_HELP)
     for name in ("list", "show", "revoke"):
         sub = devices.add_parser(name)
         if name != "list":
@@ -103,14 +105,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers", type=int, help="request processes on the port beside the ledger writer (default 1)"
     )
+    run.add_argument("--store", metavar="URL", help=STORE_HELP)
     return parser
 
 
 def _devices(args: argparse.Namespace) -> int:
     from paymote.gateway import registry
-    from paymote.gateway.store import Store
+    from paymote.gateway.store import Store, StoreError, bind
 
-    store = Store(args.data)
+    try:
+        if getattr(args, "store", None):
+            bind(args.data, args.store)
+        store = Store(args.data)
+    except StoreError as e:
+        print(f"paymote devices {args.action}: {e}", file=sys.stderr)
+        return 1
     try:
         if args.action == "add":
             try:
@@ -155,12 +164,17 @@ def _devices(args: argparse.Namespace) -> int:
 
 def _ledger(args: argparse.Namespace) -> int:
     from paymote.gateway import ledger_command
+    from paymote.gateway.store import StoreError
 
-    if args.action == "balances":
-        return ledger_command.balances(args.data, args.format)
-    if args.action == "verify":
-        return ledger_command.verify(args.data, args.format)
-    return ledger_command.entries(args.data, args.format)  # show and export differ in their default
+    try:
+        if args.action == "balances":
+            return ledger_command.balances(args.data, args.format)
+        if args.action == "verify":
+            return ledger_command.verify(args.data, args.format)
+        return ledger_command.entries(args.data, args.format)  # show and export differ in their default
+    except StoreError as e:  # a PostgreSQL ledger out of reach
+        print(f"paymote ledger {args.action}: {e}", file=sys.stderr)
+        return 2  # as for no ledger at all: nothing was checked
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -178,7 +192,9 @@ def _gateway(args: argparse.Namespace) -> int:
     from paymote.gateway.config import ConfigError
 
     try:
-        config = service.config_from_args(args.data, args.bind, args.metrics, args.config, args.workers)
+        config = service.config_from_args(
+            args.data, args.bind, args.metrics, args.config, args.workers, args.store
+        )
     except ConfigError as e:
         print(f"paymote gateway run: {e}", file=sys.stderr)
         return 2

@@ -106,6 +106,11 @@ class Committer:
 
     async def start(self) -> None:
         store = await self._on_ledger_thread(Store, self._data_dir)
+        try:
+            await self._on_ledger_thread(store.claim_writer)
+        except BaseException:
+            await self._on_ledger_thread(store.close)
+            raise
         head = await self._on_ledger_thread(store.last_entry)
         self._ctx = record.Context(store, self._key, self.nonces, head)
         self._metrics.ledger_entries.set(head[0])
@@ -229,21 +234,25 @@ class Committer:
         ctx = self._ctx
         assert ctx is not None
         now_s = int(self._clock())
-        head_before = ctx.head
         started = time.perf_counter()
         try:
             with ctx.store.transaction():
+                if ctx.head is None:  # a commit failed: read where the ledger stands
+                    ctx.head = ctx.store.last_entry()
                 outcomes = [
                     work.apply(ctx, work.device_id, work.message, work.parsed, now_s) for work in batch
                 ]
         except BaseException:
-            ctx.head = head_before  # the entries after it were rolled back
+            # Rolled back, or (a connection lost during COMMIT) perhaps not:
+            # the next batch reads the head from the ledger.
+            ctx.head = None
             ctx.nonces.settle(committed=False)  # and so were the attestations
             raise
         ctx.nonces.settle(committed=True)
         self.batches_committed += 1
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._metrics.commit_batch_items.observe(len(batch))
+        assert ctx.head is not None  # read at the transaction's start if it was not known
         self._metrics.ledger_entries.set(ctx.head[0])
         return outcomes
 

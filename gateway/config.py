@@ -3,6 +3,7 @@
 [gateway]
 bind = "0.0.0.0:5683"           # CoAP over UDP
 data = "/var/lib/paymote"       # SQLite ledger and the gateway key
+# store = "postgresql://paymote@db/paymote"  # the ledger in PostgreSQL instead (once; DATA remembers it)
 metrics = "127.0.0.1:9464"      # Prometheus; omit to disable
 workers = 2                     # request processes on the port; one writes the ledger
 
@@ -35,6 +36,11 @@ class ConfigError(ValueError):
 class Config:
     data: Path
     """Data directory: the SQLite ledger, and gateway.key unless key_file is set."""
+    store: str | None = None
+    """The ledger in PostgreSQL instead of SQLite in DATA: a libpq URL, its
+    search_path option naming the schema (gateway/store_postgres.py). Given
+    once, DATA/store.url remembers it, so every command on DATA finds the
+    ledger; a DATA that holds an SQLite ledger or another URL is refused."""
     bind: str = "127.0.0.1:5683"
     """HOST:PORT the CoAP server listens on (UDP)."""
     key_file: Path | None = None

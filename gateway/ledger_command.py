@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from paymote.gateway import authenticate, keys, ledger
-from paymote.gateway.store import DB_NAME, Entry, Store
+from paymote.gateway.store import Entry, Store, has_ledger
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
@@ -38,7 +38,7 @@ VERIFY_FIELDS = ("ok", "entries", "position", "id", "reason")
 def _missing(data_dir: Path) -> bool:
     """Ledger commands read a ledger; they never create one where --data points
     (a mistyped path must not look like an empty ledger)."""
-    if (data_dir / DB_NAME).exists():
+    if has_ledger(data_dir):
         return False
     print(f"paymote ledger: no ledger in {data_dir}", file=sys.stderr)
     return True

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, Union
@@ -17,7 +16,7 @@ from paymote.gateway import authenticate, decode, senml
 from paymote.gateway.committer import QueueFull
 from paymote.gateway.metrics import Metrics
 from paymote.gateway.outcomes import Busy, Outcome, RateLimited
-from paymote.gateway.store import DB_NAME
+from paymote.gateway.store import Store
 
 BUSY_RETRY_S = 2
 
@@ -27,20 +26,20 @@ class DeviceKeys:
     view: revocation is decided by the committer on the authoritative row."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._db = sqlite3.connect(f"file:{data_dir / DB_NAME}?mode=ro", uri=True, check_same_thread=False)
+        self._store = Store(data_dir, readonly=True)
         self._keys: dict[bytes, authenticate.Ed25519Key] = {}
 
     def get(self, kid: bytes) -> authenticate.Ed25519Key | None:
         key = self._keys.get(kid)
         if key is None:
-            row = self._db.execute("SELECT public_key FROM devices WHERE device_id = ?", (kid,)).fetchone()
-            if row is None:
+            public = self._store.public_key(kid)
+            if public is None:
                 return None
-            key = self._keys[kid] = authenticate.Ed25519Key(row[0])
+            key = self._keys[kid] = authenticate.Ed25519Key(public)
         return key
 
     def close(self) -> None:
-        self._db.close()
+        self._store.close()
 
 
 class RateLimiter:

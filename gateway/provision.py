@@ -24,7 +24,7 @@ from paymote.crypto import cose, ed25519
 from paymote.crypto.errors import FieldError
 from paymote.gateway import firmware_build, registry
 from paymote.gateway.raw_repl import NoBoard, RawRepl, ReplError
-from paymote.gateway.store import Device, Store
+from paymote.gateway.store import Device, Store, StoreError
 
 KEY_FILE = "key.bin"
 CONFIG_FILE = "config.json"
@@ -129,6 +129,8 @@ def provision(
             device = registry.add(store, public, payer, [payee], int(time.time()), board=board_name)
     except registry.RegistryError as e:
         raise ProvisionError(f"registration refused: {e}") from None
+    except StoreError as e:  # a PostgreSQL ledger out of reach
+        raise ProvisionError(f"registration failed: {e}") from None
     log(f"registered device {device_id.hex()} (public key {public.hex()})")
     return device, bytes(repl.transcript)
 

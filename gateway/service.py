@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from paymote.gateway import front, keys, logs, systemd
+from paymote.gateway import front, keys, logs, store, systemd
 from paymote.gateway.committer import Committer
 from paymote.gateway.config import Config, split_host_port
 from paymote.gateway.metrics import Metrics
@@ -131,6 +131,8 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     config.data.mkdir(parents=True, exist_ok=True)
     gateway_key = keys.load(config.key_file) if config.key_file else keys.load_or_create(config.data)
+    if config.store:
+        store.bind(config.data, config.store)
     Store(config.data).close()  # creates the schema before read-only views open it
     metrics = Metrics(requests=config.workers == 1)
     committer = Committer(
@@ -224,7 +226,12 @@ async def _stop_when(lost: asyncio.Event, stop: asyncio.Event) -> None:
 
 def run(config: Config) -> int:
     logs.setup()
-    return 0 if asyncio.run(serve(config)) else 1
+    try:
+        return 0 if asyncio.run(serve(config)) else 1
+    except store.StoreError as e:  # the ledger cannot be used: say why, not a traceback
+        _say("refused", reason=str(e))
+        print(f"paymote gateway run: {e}", file=sys.stderr)
+        return 1
 
 
 def config_from_args(
@@ -233,8 +240,9 @@ def config_from_args(
     metrics: str | None,
     config_path: Path | None,
     workers: int | None = None,
+    store_url: str | None = None,
 ) -> Config:
-    """The config file if given, with --data/--bind/--metrics/--workers overriding it."""
+    """The config file if given, with --data/--bind/--metrics/--workers/--store overriding it."""
     from dataclasses import replace
 
     from paymote.gateway import config as config_module
@@ -245,6 +253,6 @@ def config_from_args(
         base = Config(data=data)
     else:
         raise config_module.ConfigError("give --data DIR or --config FILE")
-    given = (("data", data), ("bind", bind), ("metrics", metrics), ("workers", workers))
+    given = (("data", data), ("bind", bind), ("metrics", metrics), ("workers", workers), ("store", store_url))
     overrides = {k: v for k, v in given if v is not None}
     return replace(base, **overrides)

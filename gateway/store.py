@@ -1,28 +1,37 @@
-"""The gateway's storage: one SQLite file in WAL mode in the data directory.
+"""The gateway's storage: one SQLite file in WAL mode in the data directory,
+or a PostgreSQL schema the data directory names (gateway/store_postgres.py).
 
-This is the only module that speaks SQL. The ledger, registry and committer
-use the small ``Store`` interface below, so a PostgreSQL backend can replace
-it without touching the other layers. Every write happens inside a
-transaction opened by ``transaction()``; commits are durable (WAL with
-synchronous=FULL: the commit returns after fsync).
+This is the only module that writes SQL. The ledger, registry and committer
+use the small ``Store`` interface below, whichever database holds the ledger:
+the statements are written once, and an engine (``_Sqlite`` here, ``Postgres``
+there) owns the connection, the schema's types, how a write transaction
+begins and the one-writer lock. Every write happens inside a transaction
+opened by ``transaction()``; commits are durable (SQLite: WAL with
+synchronous=FULL; PostgreSQL: synchronous_commit=on on a server with fsync),
+so a commit returns after fsync.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 DB_NAME = "paymote.sqlite"
+STORE_URL_FILE = "store.url"  # in a data directory whose ledger is in PostgreSQL: its URL
+WRITER_LOCK_FILE = "writer.lock"  # held by the one process that writes an SQLite ledger
 GENESIS_ENTRY_HASH = bytes(32)
 DEVICES_CACHED_MAX = 65536  # the writer's device rows kept between transactions (575 B each, measured)
 
-_SCHEMA = """
+# In SQLite's types; store_postgres.py maps them to PostgreSQL's.
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     device_id BLOB PRIMARY KEY,
     public_key BLOB NOT NULL UNIQUE,
@@ -176,33 +185,158 @@ def _device(row: Any) -> Device:
     return Device(*values)
 
 
+class StoreError(Exception):
+    """A data directory or database the gateway cannot use as it stands; the
+    message says what to do."""
+
+
+def ledger_url(data_dir: Path) -> str | None:
+    """The PostgreSQL URL data_dir's ledger lives at, or None: SQLite in data_dir."""
+    try:
+        return (data_dir / STORE_URL_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
+def bind(data_dir: Path, url: str) -> None:
+    """Make data_dir's ledger the PostgreSQL schema at url (a libpq URL; its
+    search_path option picks the schema), once: every command on data_dir
+    then follows it. A data directory has one ledger, so binding one that
+    holds an SQLite ledger, or another URL, is refused."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(f"--store wants a postgresql:// URL, not {url!r}")
+    bound = ledger_url(data_dir)
+    if bound == url:
+        return
+    if bound is not None:
+        raise StoreError(f"{data_dir}'s ledger is at {bound}; a data directory has one ledger")
+    if (data_dir / DB_NAME).exists():
+        raise StoreError(f"{data_dir} holds an SQLite ledger ({DB_NAME}); a data directory has one ledger")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / STORE_URL_FILE
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:  # may hold a password
+        f.write(url + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def has_ledger(data_dir: Path) -> bool:
+    """Whether data_dir has a ledger (commands that only read never make one)."""
+    return (data_dir / DB_NAME).exists() or (data_dir / STORE_URL_FILE).exists()
+
+
+class Engine(Protocol):
+    """What Store needs of a database: _Sqlite below, store_postgres.Postgres.
+    Statements come with ? placeholders; an engine that wants others maps them."""
+
+    @property
+    def integrity_error(self) -> type[Exception]: ...  # what a constraint of the schema raises
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...  # a cursor: fetchone, iteration
+    def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
+    def iterate(self, sql: str) -> Iterator[Any]: ...  # rows read lazily, however many
+    def begin(self) -> object: ...  # a write transaction; changes when another connection committed
+    def commit(self) -> None: ...  # durable when it returns
+    def rollback(self) -> None: ...  # also when no transaction is open
+    @property
+    def in_transaction(self) -> bool: ...
+    def registry_changed(self) -> None: ...  # before a write to devices, inside the transaction
+    def claim_writer(self) -> None: ...  # StoreError if another process writes this ledger
+    def close(self) -> None: ...
+
+
+class _Sqlite:
+    """The SQLite engine: one file in WAL mode in the data directory."""
+
+    integrity_error = sqlite3.IntegrityError
+
+    def __init__(self, data_dir: Path, readonly: bool) -> None:
+        self._data_dir = data_dir
+        self._writer_lock: int | None = None
+        path = data_dir / DB_NAME
+        if readonly:  # another thread may use it (the request side's key lookups)
+            self._db = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            return
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a commit returns after fsync
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
+    def begin(self) -> object:
+        """Begin the write transaction (no other connection writes until it
+        ends); returns what changes when another connection has committed."""
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._db.execute("PRAGMA data_version").fetchone()[0]
+
+    def commit(self) -> None:
+        self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def registry_changed(self) -> None:
+        """Nothing to do: PRAGMA data_version sees other connections' commits."""
+
+    def claim_writer(self) -> None:
+        fd = os.open(self._data_dir / WRITER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel lets go when the process dies
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"another gateway writes the ledger in {self._data_dir}") from None
+        self._writer_lock = fd
+
+    def iterate(self, sql: str) -> Iterator[Any]:
+        return iter(self._db.execute(sql))
+
+    def close(self) -> None:
+        self._db.close()
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)
+
+
 class Store:
-    """SQLite storage. One instance per thread: the committer owns one, each
-    command-line call opens its own."""
+    """The ledger's storage. One instance per thread: the committer owns one,
+    each command-line call opens its own."""
 
     def __init__(self, data_dir: Path, readonly: bool = False) -> None:
         """readonly: look at a ledger another process writes (the simulator
-        watching its gateway); nothing is created, nothing can be written."""
-        self.path = data_dir / DB_NAME
+        watching its gateway, a worker reading keys); nothing is created,
+        nothing can be written."""
         self._lock = threading.Lock()
         # Device rows as this connection last read or wrote them, used only
         # inside its write transactions, where no other connection can commit.
         # Another connection's commit (a revocation by `paymote devices`)
-        # changes PRAGMA data_version, which empties the cache when the next
-        # transaction begins; a rollback empties it too.
+        # changes what the engine's begin() returns, which empties the cache
+        # when the next transaction begins; a rollback empties it too.
         self._devices: dict[bytes, Device] = {}
-        self._devices_version: int | None = None
-        if readonly:
-            self._db = sqlite3.connect(
-                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=30
-            )
-            return
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a commit returns after fsync
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._devices_version: object = None
+        url = ledger_url(data_dir)
+        if url is None:
+            self._db: Engine = _Sqlite(data_dir, readonly)
+        else:
+            from paymote.gateway.store_postgres import Postgres
+
+            self._db = Postgres(url, readonly)
+
+    @property
+    def integrity_error(self) -> type[Exception]:
+        """What a constraint the schema states raises in this engine."""
+        return self._db.integrity_error
 
     def close(self) -> None:
         self._db.close()
@@ -213,27 +347,32 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def claim_writer(self) -> None:
+        """Be the ledger's one writer for as long as this store is open (entry
+        positions come from the writer's own head); StoreError if another
+        process is."""
+        self._db.claim_writer()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         """A write transaction; commits (durably) on success, rolls back on error."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
-            if version != self._devices_version:
-                self._devices.clear()
-                self._devices_version = version
             try:
+                version = self._db.begin()  # may fail after its BEGIN: rolled back below
+                if version != self._devices_version:
+                    self._devices.clear()
+                    self._devices_version = version
                 yield
-                self._db.execute("COMMIT")
+                self._db.commit()
             except BaseException:
                 self._devices.clear()  # it may hold writes that were not committed
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                self._db.rollback()
                 raise
 
     # ---------------------------------------------------------------- registry
 
     def add_device(self, device: Device) -> None:
+        self._db.registry_changed()
         self._db.execute(
             "INSERT INTO devices VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -274,6 +413,11 @@ class Store:
             self._devices[device_id] = device
         return device
 
+    def public_key(self, device_id: bytes) -> bytes | None:
+        """The registered key, revoked or not (the writer decides on revocation)."""
+        row = self._db.execute("SELECT public_key FROM devices WHERE device_id = ?", (device_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def devices(self) -> list[Device]:
         rows = self._db.execute(
             f"SELECT {_DEVICE_COLUMNS} FROM devices d JOIN device_state s USING (device_id) "
@@ -281,15 +425,17 @@ class Store:
         )
         return [_device(row) for row in rows]
 
-    def revoke_device(self, device_id: bytes, now_s: int) -> bool:
-        cursor = self._db.execute(
+    def revoke_device(self, device_id: bytes, now_s: int) -> None:
+        """Revoked from now on; a device revoked before keeps its first revoked_s."""
+        self._db.registry_changed()
+        self._db.execute(
             "UPDATE devices SET status = 'revoked', revoked_s = ? WHERE device_id = ? AND status = 'active'",
             (now_s, device_id),
         )
         self._devices.pop(device_id, None)
-        return cursor.rowcount == 1
 
     def flag_device(self, device_id: bytes, reason: str) -> None:
+        self._db.registry_changed()
         self._db.execute(
             "UPDATE devices SET flagged = ? WHERE device_id = ? AND flagged IS NULL", (reason, device_id)
         )
@@ -421,7 +567,7 @@ class Store:
         for account, delta in ((entry.debit, -entry.amount_minor), (entry.credit, entry.amount_minor)):
             self._db.execute(
                 "INSERT INTO balances VALUES (?, ?, ?) ON CONFLICT (account, currency) "
-                "DO UPDATE SET balance_minor = balance_minor + excluded.balance_minor",
+                "DO UPDATE SET balance_minor = balances.balance_minor + excluded.balance_minor",
                 (account, entry.currency, delta),
             )
 
@@ -440,7 +586,7 @@ class Store:
 
     def entries(self) -> Iterator[Entry]:
         """Every entry in position order, read lazily."""
-        for row in self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY position"):
+        for row in self._db.iterate(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY position"):
             yield Entry(*row)
 
     def entry_count(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,10 +14,26 @@ from pathlib import Path
 import aiocoap
 
 from paymote.crypto import cose, messages
-from paymote.gateway import service
+from paymote.gateway import service, store
 from paymote.gateway.config import Config
 from paymote.simulator.adversary import SigningDevice
 from paymote.simulator.fleet import free_udp_port  # noqa: F401 - the tests' import of it
+
+
+def raw_sql(data_dir: Path, statement: str, *params: object) -> None:
+    """statement (with ? placeholders) on data_dir's ledger, behind the
+    gateway's back: how the tests tamper with history on either engine."""
+    url = store.ledger_url(data_dir)
+    if url is None:
+        db = sqlite3.connect(data_dir / store.DB_NAME)
+        with db:
+            db.execute(statement, params)
+        db.close()
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute(statement.replace("?", "%s"), params)
 
 
 class Device(SigningDevice):

@@ -11,7 +11,7 @@ from paymote.crypto import inbound
 from paymote.gateway import committer as committer_module
 from paymote.gateway import decode, keys, ledger_command, record
 from paymote.gateway.committer import Committer
-from paymote.gateway.outcomes import Accepted, Failed
+from paymote.gateway.outcomes import Accepted, Duplicate, Failed
 from paymote.gateway.store import Store
 from tests.gateway_helpers import Device
 
@@ -154,3 +154,38 @@ async def test_a_failure_holds_back_nothing_sent_after_it(tmp_path, monkeypatch)
     await committer.stop()
     assert isinstance(accepted, Accepted) and isinstance(retransmitted, Failed)
     assert isinstance(following, Accepted)
+
+
+async def test_a_commit_whose_answer_was_lost_is_answered_again_from_the_ledger(
+    tmp_path, monkeypatch, ledger_engine
+):
+    """COMMIT reached the disk but its answer never came back (a PostgreSQL
+    connection dropped at that instant): that intent is answered Failed, its
+    resend is a Duplicate carrying the receipt that was stored, and the next
+    intent takes the next position, because the writer read the ledger's head
+    again instead of trusting its own, so the ledger verifies."""
+    device = Device(44, payer="d")
+    device.register(tmp_path)
+    committer = Committer(tmp_path, keys.load_or_create(tmp_path), lambda: NOW_S)
+    await committer.start()
+    engine = type(committer._ctx.store._db)  # noqa: SLF001 - the engine is what fails here
+    real_commit = engine.commit
+    answers_lost = [ConnectionError("the server's answer to COMMIT was lost")]
+
+    def commit_and_lose_the_answer(self):
+        real_commit(self)
+        if answers_lost:
+            raise answers_lost.pop()
+
+    monkeypatch.setattr(engine, "commit", commit_and_lose_the_answer)
+    first = device.intent(amount_minor=5)
+    assert isinstance(await _submit(committer, inbound.KIND_INTENT, first), Failed)
+    resent = await _submit(committer, inbound.KIND_INTENT, first)
+    following = await _submit(committer, inbound.KIND_INTENT, device.intent(amount_minor=6))
+    await committer.stop()
+    assert isinstance(following, Accepted)
+    with Store(tmp_path) as store:
+        stored = list(store.entries())
+    assert [(e.position, e.seq) for e in stored] == [(1, 1), (2, 2)]
+    assert isinstance(resent, Duplicate) and resent.receipt == stored[0].receipt
+    assert ledger_command.problem_in(tmp_path)[0] is None

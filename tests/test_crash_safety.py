@@ -42,10 +42,12 @@ async def _board(device, client, port, acknowledged, stop):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-async def test_acknowledged_intents_survive_sigkill(tmp_path, workers):
+async def test_acknowledged_intents_survive_sigkill(tmp_path, workers, ledger_engine):
     """seed=PAYMOTE_CRASH_SEED replays the same kill schedule. With 2 workers
     the SIGKILL hits the ledger writer; its workers die with it (and each
-    board has its own socket, so both workers get traffic)."""
+    board has its own socket, so both workers get traffic). On PostgreSQL the
+    server ends the killed writer's session: its open transaction rolls back
+    and its writer lock goes, so the restarted gateway can claim it."""
     rng = random.Random(SEED)
     devices = [Device(100 + i, payer=f"hh-{i}") for i in range(DEVICES)]
     for device in devices:

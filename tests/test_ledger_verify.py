@@ -6,7 +6,6 @@ import csv
 import hashlib
 import io
 import json
-import sqlite3
 
 import pytest
 from hypothesis import given, settings
@@ -15,13 +14,14 @@ from hypothesis import strategies as st
 from paymote.crypto import cbor
 from paymote.gateway import ledger
 from paymote.gateway.cli import main
-from paymote.gateway.store import DB_NAME, Entry
-from tests.gateway_helpers import Device, running_gateway
+from paymote.gateway.store import Entry
+from tests.gateway_helpers import Device, raw_sql, running_gateway
 
 
 @pytest.fixture
-async def ledger_dir(tmp_path):
-    """A data directory holding five accepted intents from two devices."""
+async def ledger_dir(tmp_path, ledger_engine):
+    """A data directory holding five accepted intents from two devices, in
+    SQLite and in PostgreSQL."""
     alice, bob = Device(31, payer="alice"), Device(32, payer="bob")
     alice.register(tmp_path)
     bob.register(tmp_path)
@@ -29,13 +29,6 @@ async def ledger_dir(tmp_path):
         for device, amount in ((alice, 10), (bob, 20), (alice, 30), (bob, 40), (alice, 50)):
             assert (await gateway.post("i", device.intent(amount_minor=amount))).code.is_successful()
     return tmp_path
-
-
-def _sql(data_dir, statement, *params):
-    db = sqlite3.connect(data_dir / DB_NAME)
-    with db:
-        db.execute(statement, params)
-    db.close()
 
 
 def _verify(data_dir, capsys):
@@ -59,7 +52,7 @@ async def test_untouched_ledger_verifies(ledger_dir, capsys):
 
 async def test_changed_amount_is_named(ledger_dir, capsys):
     """One byte of a stored amount changed: verify fails at that entry."""
-    _sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
+    raw_sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
     code, out = _verify(ledger_dir, capsys)
     assert code == 1 and "entry 3 " in out and "hash" in out
 
@@ -69,12 +62,12 @@ async def test_recomputed_hashes_still_fail_on_the_signed_evidence(ledger_dir, c
     from paymote.gateway import ledger
     from paymote.gateway.store import Store
 
-    _sql(ledger_dir, "UPDATE entries SET amount_minor = 1 WHERE position = 2")
+    raw_sql(ledger_dir, "UPDATE entries SET amount_minor = 1 WHERE position = 2")
     store = Store(ledger_dir)
     previous = bytes(32)
     for entry in list(store.entries()):
         digest = ledger.entry_hash(previous, entry)
-        _sql(ledger_dir, "UPDATE entries SET entry_hash = ? WHERE position = ?", digest, entry.position)
+        raw_sql(ledger_dir, "UPDATE entries SET entry_hash = ? WHERE position = ?", digest, entry.position)
         previous = digest
     store.close()
     code, out = _verify(ledger_dir, capsys)
@@ -83,23 +76,23 @@ async def test_recomputed_hashes_still_fail_on_the_signed_evidence(ledger_dir, c
 
 async def test_deleted_entry_is_named(ledger_dir, capsys):
     """An entry removed from the middle: verify names the missing position."""
-    _sql(ledger_dir, "DELETE FROM entries WHERE position = 2")
+    raw_sql(ledger_dir, "DELETE FROM entries WHERE position = 2")
     code, out = _verify(ledger_dir, capsys)
     assert code == 1 and "entry 2 " in out and "missing" in out
 
 
 async def test_deleted_last_entry_is_caught_by_the_balances(ledger_dir, capsys):
     """Truncating the newest entry leaves the chain intact but not the stored balances."""
-    _sql(ledger_dir, "DELETE FROM entries WHERE position = 5")
+    raw_sql(ledger_dir, "DELETE FROM entries WHERE position = 5")
     code, out = _verify(ledger_dir, capsys)
     assert code == 1 and "balances" in out
 
 
 async def test_reordered_entries_are_named(ledger_dir, capsys):
     """Two entries swapped in position: verify fails at the first of them."""
-    _sql(ledger_dir, "UPDATE entries SET position = -1 WHERE position = 2")
-    _sql(ledger_dir, "UPDATE entries SET position = 2 WHERE position = 4")
-    _sql(ledger_dir, "UPDATE entries SET position = 4 WHERE position = -1")
+    raw_sql(ledger_dir, "UPDATE entries SET position = -1 WHERE position = 2")
+    raw_sql(ledger_dir, "UPDATE entries SET position = 2 WHERE position = 4")
+    raw_sql(ledger_dir, "UPDATE entries SET position = 4 WHERE position = -1")
     code, out = _verify(ledger_dir, capsys)
     assert code == 1 and "entry 2 " in out
 
@@ -156,7 +149,7 @@ async def test_verify_json_names_the_entry(ledger_dir, capsys):
         "id": None,
         "reason": None,
     }
-    _sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
+    raw_sql(ledger_dir, "UPDATE entries SET amount_minor = amount_minor + 1 WHERE position = 3")
     assert main(["ledger", "verify", "--data", str(ledger_dir), "--json"]) == 1
     verdict = json.loads(capsys.readouterr().out)
     assert not verdict["ok"] and verdict["position"] == 3 and "hash" in verdict["reason"]

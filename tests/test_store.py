@@ -1,15 +1,17 @@
-"""gateway/store.py: the writer's device rows, kept between its transactions,
-are never staler than a fresh read would be."""
+"""gateway/store.py, on both engines (SQLite, PostgreSQL): the writer's device
+rows, kept between its transactions, are never staler than a fresh read would
+be; the schema holds one entry per transfer; a ledger has one writer."""
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 
 import pytest
 
 from paymote.gateway import ledger, registry, store
 from tests.gateway_helpers import Device
+
+pytestmark = pytest.mark.usefixtures("ledger_engine")
 
 
 def _registered(tmp_path, n: int) -> list[bytes]:
@@ -88,10 +90,76 @@ def test_a_transfer_id_is_its_device_and_number_so_there_is_one_per_transfer(tmp
     ledger.transfer_id(device, seq), and a (device, seq) has one entry."""
     kid = bytes(range(8))
     with store.Store(tmp_path) as writer:
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK"), writer.transaction():
+        with pytest.raises(writer.integrity_error, match="(?i)check"), writer.transaction():
             writer.add_entry(_entry(kid, 7, ledger.transfer_id(kid, 8)))
         with writer.transaction():
             writer.add_entry(_entry(kid, 7, ledger.transfer_id(kid, 7)))
-        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), writer.transaction():
+        with pytest.raises(writer.integrity_error, match="(?i)unique"), writer.transaction():
             writer.add_entry(dataclasses.replace(_entry(kid, 7, ledger.transfer_id(kid, 7)), position=2))
         assert writer.entry_count() == 1
+
+
+def test_a_ledger_has_one_writer_until_it_closes(tmp_path, monkeypatch):
+    """A second gateway on the same ledger is refused at its start (its
+    entries' positions would collide with the first's), and can start once
+    the first has stopped; readers are not writers and are never refused."""
+    from paymote.gateway import store_postgres
+
+    monkeypatch.setattr(store_postgres, "WRITER_WAIT_S", 0.2)  # not the 5 s a restart may need
+    with store.Store(tmp_path) as first:
+        first.claim_writer()
+        with store.Store(tmp_path) as second, pytest.raises(store.StoreError, match="another gateway"):
+            second.claim_writer()
+        with store.Store(tmp_path) as reader:
+            assert reader.entry_count() == 0
+    with store.Store(tmp_path) as third:
+        third.claim_writer()
+
+
+def test_every_entry_is_read_back_in_position_order_as_written(tmp_path):
+    """entries() streams (PostgreSQL: a server-side cursor, in chunks) and
+    gives back each field as it was written, bytes as bytes."""
+    kid = bytes(range(8))
+    written = [
+        dataclasses.replace(
+            _entry(kid, seq, ledger.transfer_id(kid, seq)),
+            position=seq,
+            evidence=seq.to_bytes(2, "big") * 150,
+        )
+        for seq in range(1, 2501)
+    ]
+    with store.Store(tmp_path) as writer:
+        with writer.transaction():
+            for entry in written:
+                writer.add_entry(entry)
+        assert list(writer.entries()) == written
+        assert writer.last_entry() == (2500, bytes(32))
+        assert writer.balances() == [("alice", "EUR", -2500 * 42), ("utility", "EUR", 2500 * 42)]
+
+
+def test_a_revocation_waits_for_the_writers_transaction_and_is_seen_by_the_next(tmp_path):
+    """A revocation never lands inside a batch: while the writer's transaction
+    is open it waits (SQLite: BEGIN IMMEDIATE; PostgreSQL: the registry row
+    every writer locks), and the writer, reading afresh inside it, still sees
+    the device active; its next transaction sees it revoked."""
+    import threading
+
+    (kid,) = _registered(tmp_path, 1)
+    revoked = threading.Event()
+
+    def revoke() -> None:
+        with store.Store(tmp_path) as command_line:
+            registry.revoke(command_line, kid.hex(), 1764374400)
+        revoked.set()
+
+    with store.Store(tmp_path) as writer:
+        with writer.transaction():
+            assert writer.device(kid).status == "active"
+            thread = threading.Thread(target=revoke)
+            thread.start()
+            assert not revoked.wait(0.5)  # it waits for this transaction
+            assert [d.status for d in writer.devices()] == ["active"]  # a fresh read, not the cache
+        thread.join(30)
+        assert revoked.is_set()
+        with writer.transaction():
+            assert writer.device(kid).status == "revoked"
