@@ -35,7 +35,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Config:
     data: Path
-    """Data directory: the SQLite ledger, and gateway.key unless key_file is set."""
+    """Data directory: the SQLite ledger (or store.url, naming the PostgreSQL
+    one), and gateway.key unless key_file is set."""
     store: str | None = None
     """The ledger in PostgreSQL instead of SQLite in DATA: a libpq URL, its
     search_path option naming the schema (gateway/store_postgres.py). Given

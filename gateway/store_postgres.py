@@ -120,7 +120,7 @@ class Postgres:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self._db.execute(self._statement(sql), params)
 
-    def executemany(self, sql: str, rows: list[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._db.cursor() as cursor:
             cursor.executemany(self._statement(sql), rows)
 

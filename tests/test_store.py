@@ -163,3 +163,33 @@ def test_a_revocation_waits_for_the_writers_transaction_and_is_seen_by_the_next(
         assert revoked.is_set()
         with writer.transaction():
             assert writer.device(kid).status == "revoked"
+
+
+def test_what_a_transaction_appends_is_what_its_own_reads_see(tmp_path, monkeypatch):
+    """Entries, balance changes and device heads are written in bulk before a
+    read of their tables and at commit: inside the transaction every read
+    already sees them (a device row no longer cached included), a rollback
+    leaves none of them, and a commit all of them, balances summed."""
+    monkeypatch.setattr(store, "DEVICES_CACHED_MAX", 1)
+    first, second = _registered(tmp_path, 2)
+    with store.Store(tmp_path) as writer:
+        with pytest.raises(RuntimeError), writer.transaction():
+            writer.add_entry(_entry(first, 1, ledger.transfer_id(first, 1)))
+            writer.advance_device(first, 1, b"\x03" * 16, 20426, 42)
+            raise RuntimeError("the batch failed")
+        with writer.transaction():
+            assert writer.entry_count() == 0 and writer.balances() == []
+            assert writer.device(first).last_seq == 0
+            writer.add_entry(_entry(first, 1, ledger.transfer_id(first, 1)))
+            assert writer.entry_by_seq(first, 1).amount_minor == 42
+            writer.advance_device(first, 1, b"\x03" * 16, 20426, 42)
+            writer.device(second)  # pushes first out of the one-row cache
+            assert writer.device(first).last_seq == 1  # read from the table: written before the read
+            later = dataclasses.replace(_entry(first, 2, ledger.transfer_id(first, 2)), position=2)
+            writer.add_entry(later)
+            writer.advance_device(first, 2, b"\x04" * 16, 20426, 84)
+            assert writer.last_entry() == (2, bytes(32))
+        assert writer.balances() == [("alice", "EUR", -84), ("utility", "EUR", 84)]
+        with store.Store(tmp_path) as fresh:
+            assert (fresh.device(first).last_seq, fresh.device(first).spent_minor) == (2, 84)
+            assert [e.seq for e in fresh.entries()] == [1, 2]
