@@ -102,11 +102,12 @@ def writer_us_per_intent(postgres: str | None = None) -> tuple[float, float]:
             for message in signed:
                 envelope, parsed = decode.decode_message(message, inbound.KIND_INTENT)
                 batch.append((envelope.kid, message, parsed))
+            apply = APPLY_FOR_KIND[inbound.KIND_INTENT]
             started, cpu_started = time.perf_counter(), time.process_time()
             for i in range(0, len(batch), 200):
                 committer._commit(  # noqa: SLF001 - the writer's own cost, without the queue around it
                     [
-                        _Work(APPLY_FOR_KIND[inbound.KIND_INTENT], kid, message, parsed, loop.create_future())
+                        _Work(apply, kid, message, parsed, loop.create_future(), ticket=0)
                         for kid, message, parsed in batch[i : i + 200]
                     ]
                 )
