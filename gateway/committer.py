@@ -10,8 +10,9 @@ outcomes.Failed (5.00), never to an exception. A full queue refuses at once
 Where the front shares the process (workers = 1) the commits run on a thread
 of their own, so an fsync never stalls the CoAP event loop. In a writer
 process that only serves worker links (workers > 1) they run inline on its
-loop (inline=True): measured, handing each batch to a thread cost more there
-than it saved (docs/performance.md).
+loop (inline=True) on SQLite: measured, handing each batch to a thread cost
+more there than it saved; on PostgreSQL, whose commits wait on the server,
+they keep the thread (docs/performance.md).
 
 Inside a batch, items run in arrival order through their record.* function
 (for intents: sequence -> policy -> ledger), each seeing the writes of the

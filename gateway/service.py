@@ -142,7 +142,12 @@ async def serve(
         metrics=metrics,
         queue_items_max=config.queue_items_max,
         batch_items_max=config.batch_items_max,
-        inline=config.workers > 1,
+        # A writer that only serves worker links commits on its loop: a thread
+        # hand-off cost SQLite more than it saved. A PostgreSQL commit waits
+        # on the server, which on the loop stalled the links (soaks at 80 % of
+        # peak, docs/performance.md: inline, loop stalls over 100 ms in half the
+        # 10 s windows; on the thread, none).
+        inline=config.workers > 1 and store.ledger_url(config.data) is None,
     )
     await committer.start()
     served, workers, watch_workers = await _start_requests(config, committer, clock, metrics, stop)

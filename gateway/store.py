@@ -389,6 +389,10 @@ class Store:
                 self._db.rollback()
                 raise
 
+    def _appending(self) -> None:
+        if not self._db.in_transaction:  # outside one, nothing would ever write what is held
+            raise RuntimeError("the ledger's appends are made inside Store.transaction()")
+
     def _write_appends(self) -> None:
         """Write what the transaction appended so far (before a read of the
         tables it went to, and at commit); a constraint it breaks raises here."""
@@ -477,6 +481,7 @@ class Store:
         self._devices.pop(device_id, None)
 
     def advance_device(self, device_id: bytes, seq: int, message_hash: bytes, day: int, spent: int) -> None:
+        self._appending()
         self._device_heads[device_id] = (seq, message_hash, day, spent)  # the last one is the head
         cached = self._devices.get(device_id)
         if cached is not None:
@@ -593,6 +598,7 @@ class Store:
     def add_entry(self, entry: Entry) -> None:
         """Inside a transaction: the entry, and its amount off the debit's
         balance and onto the credit's."""
+        self._appending()
         self._entry_rows.append([getattr(entry, name) for name in _ENTRY_FIELDS])  # astuple deep-copies
         deltas = self._balance_deltas
         for account, delta in ((entry.debit, -entry.amount_minor), (entry.credit, entry.amount_minor)):

@@ -193,3 +193,41 @@ def test_what_a_transaction_appends_is_what_its_own_reads_see(tmp_path, monkeypa
         with store.Store(tmp_path) as fresh:
             assert (fresh.device(first).last_seq, fresh.device(first).spent_minor) == (2, 84)
             assert [e.seq for e in fresh.entries()] == [1, 2]
+
+
+def test_an_append_outside_a_transaction_is_refused_not_held(tmp_path):
+    """Appends are held until the transaction writes them; outside one
+    nothing would, so it is a programming error, raised at once."""
+    (kid,) = _registered(tmp_path, 1)
+    with store.Store(tmp_path) as writer:
+        with pytest.raises(RuntimeError, match="inside Store.transaction"):
+            writer.add_entry(_entry(kid, 1, ledger.transfer_id(kid, 1)))
+        with pytest.raises(RuntimeError, match="inside Store.transaction"):
+            writer.advance_device(kid, 1, b"\x01" * 16, 20426, 42)
+        assert writer.entry_count() == 0
+
+
+def test_a_second_gateway_on_the_same_ledger_refuses_to_start(tmp_path):
+    """`paymote gateway run` on a ledger another gateway writes exits 1 and
+    says why (a "refused" event and a line on stderr), leaving the first
+    serving; on PostgreSQL after waiting WRITER_WAIT_S for the lock."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.gateway_helpers import free_udp_port, start_gateway_process
+
+    first = start_gateway_process(tmp_path, free_udp_port())
+    try:
+        command = [sys.executable, "-m", "paymote.gateway.cli", "gateway", "run", "--data", str(tmp_path)]
+        second = subprocess.run(
+            [*command, "--bind", f"127.0.0.1:{free_udp_port()}"], capture_output=True, text=True, timeout=60
+        )
+        assert second.returncode == 1, second.stderr
+        assert json.loads(second.stdout.splitlines()[-1])["event"] == "refused"
+        assert "another gateway writes" in second.stderr
+        assert first.poll() is None  # still serving
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(30) == 0
