@@ -443,7 +443,8 @@ def main() -> None:
         "targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in result["targets_met"].items())
     )
     if args.plot and soak_reports:
-        plot_soak.draw(soak_reports, args.plot, plot_soak.title(soak_reports, workers))
+        ledger = "postgresql" if args.postgres else "sqlite"
+        plot_soak.draw(soak_reports, args.plot, plot_soak.title(soak_reports, workers, ledger))
         print(f"the soak's picture: {args.plot}")
     print(json.dumps(result))
 

@@ -53,12 +53,17 @@ def main() -> None:
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     result = json.loads(Path(sys.argv[1]).read_text().strip().splitlines()[-1])
-    draw(result["soak"], Path(sys.argv[2]), title(result["soak"], result["workers"]))
+    ledger = result.get("ledger", "sqlite")  # results saved before 2026-12-04 have no "ledger"
+    draw(result["soak"], Path(sys.argv[2]), title(result["soak"], result["workers"], ledger))
 
 
-def title(windows: list[dict], workers: int) -> str:
+def title(windows: list[dict], workers: int, ledger: str = "sqlite") -> str:
     rate = statistics.median(w["acks_per_s"] for w in windows) if windows else 0
-    return f"gateway soak: {rate:,.0f} intents/s for {len(windows) * 10} s, {workers} workers and the writer"
+    engine = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[ledger]
+    return (
+        f"gateway soak: {rate:,.0f} intents/s for {len(windows) * 10} s, "
+        f"{workers} workers and the writer, ledger in {engine}"
+    )
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def problem_in(data_dir: Path) -> tuple[ledger.Problem | None, int]:
     The data directory must hold a ledger and the gateway's key."""
     gateway = keys.load(data_dir / keys.KEY_FILE)
     gateway_keys = {gateway.kid: authenticate.Ed25519Key(gateway.public)}
-    with Store(data_dir) as store:
+    with Store(data_dir) as store, store.snapshot():  # a gateway may be committing meanwhile
         device_keys = {d.device_id: authenticate.Ed25519Key(d.public_key) for d in store.devices()}
         return ledger.verify(store, device_keys, gateway_keys), store.entry_count()
 

@@ -245,6 +245,8 @@ class Engine(Protocol):
     def begin(self) -> object: ...  # a write transaction; changes when another connection committed
     def commit(self) -> None: ...  # durable when it returns
     def rollback(self) -> None: ...  # also when no transaction is open
+    def begin_reading(self) -> None: ...  # every read until end_reading() sees one state
+    def end_reading(self) -> None: ...
     @property
     def in_transaction(self) -> bool: ...
     def registry_changed(self) -> None: ...  # before a write to devices, inside the transaction
@@ -291,6 +293,12 @@ class _Sqlite:
     def rollback(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+    def begin_reading(self) -> None:
+        self._db.execute("BEGIN")  # deferred: in WAL mode its first read fixes what it sees
+
+    def end_reading(self) -> None:
+        self._db.execute("COMMIT")
 
     @property
     def in_transaction(self) -> bool:
@@ -405,6 +413,18 @@ class Store:
         if self._balance_deltas:
             deltas, self._balance_deltas = self._balance_deltas, {}
             self._db.executemany(_ADD_TO_BALANCE, [(a, c, d) for (a, c), d in sorted(deltas.items())])
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads that all see one state of the ledger however long they take
+        (`ledger verify` beside a gateway that commits: its entries and the
+        balances it checks them against must be of the same moment)."""
+        with self._lock:
+            self._db.begin_reading()
+            try:
+                yield
+            finally:
+                self._db.end_reading()
 
     # ---------------------------------------------------------------- registry
 

@@ -155,6 +155,12 @@ class Postgres:
         if self.in_transaction:
             self._db.execute("ROLLBACK")
 
+    def begin_reading(self) -> None:
+        self._db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot throughout
+
+    def end_reading(self) -> None:
+        self._db.execute("COMMIT")
+
     @property
     def in_transaction(self) -> bool:
         return self._db.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE

@@ -231,3 +231,23 @@ def test_a_second_gateway_on_the_same_ledger_refuses_to_start(tmp_path):
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(30) == 0
+
+
+def test_a_snapshot_reads_one_state_while_another_connection_commits(tmp_path):
+    """`ledger verify` reads every entry and then the balances; a gateway
+    committing in between must not make them disagree. Inside snapshot()
+    the entries, their count and the balances stay as they were when it
+    began, whatever another connection commits meanwhile."""
+    kid = bytes(range(8))
+    with store.Store(tmp_path) as writer:
+        with writer.transaction():
+            writer.add_entry(_entry(kid, 1, ledger.transfer_id(kid, 1)))
+        with store.Store(tmp_path) as reader, reader.snapshot():
+            assert [e.seq for e in reader.entries()] == [1]
+            with writer.transaction():
+                later = dataclasses.replace(_entry(kid, 2, ledger.transfer_id(kid, 2)), position=2)
+                writer.add_entry(later)
+            assert reader.entry_count() == 1
+            assert reader.balances() == [("alice", "EUR", -42), ("utility", "EUR", 42)]
+        with store.Store(tmp_path) as after:
+            assert after.entry_count() == 2
