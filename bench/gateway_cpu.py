@@ -38,7 +38,7 @@ import gateway_throughput as throughput  # noqa: E402
 from paymote.crypto import inbound  # noqa: E402
 from paymote.gateway import decode, keys, store_postgres  # noqa: E402
 from paymote.gateway.committer import APPLY_FOR_KIND, Committer, _Work  # noqa: E402
-from paymote.gateway.store import Store, bind  # noqa: E402
+from paymote.gateway.store import Store  # noqa: E402
 
 
 def cpu_s(pid: int) -> float:
@@ -88,7 +88,7 @@ def writer_us_per_intent(postgres: str | None = None) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as scratch:
         data = Path(tmp)
         if postgres:
-            bind(data, scratch.enter_context(store_postgres.scratch_schema(postgres, "paymote_bench")))
+            scratch.enter_context(store_postgres.scratch_ledger(data, postgres, "paymote_bench"))
         Store(data).close()
         devices = throughput.register(data, 1, 400)
         signed = [d.next_intent() for _ in range(10) for d in devices]

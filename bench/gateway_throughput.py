@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 
 from paymote.crypto import cbor, cose, messages  # noqa: E402
 from paymote.gateway import store_postgres  # noqa: E402
-from paymote.gateway.store import Device, Store, bind  # noqa: E402
+from paymote.gateway.store import Device, Store  # noqa: E402
 
 BATCH_INTENTS = 6  # ~970 bytes: one datagram each way, no block-wise
 
@@ -316,8 +316,7 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         if args.postgres:
-            schema_url = scratch.enter_context(store_postgres.scratch_schema(args.postgres, "paymote_bench"))
-            bind(data_dir, schema_url)
+            scratch.enter_context(store_postgres.scratch_ledger(data_dir, args.postgres, "paymote_bench"))
         Store(data_dir).close()
         per_device = max(10, int(6000 * args.seconds / args.devices))
         print("  signing intents with OpenSSL ...", flush=True)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from paymote.gateway import ledger, store_postgres
-from paymote.gateway.store import Entry, Store, bind
+from paymote.gateway.store import Entry, Store
 
 _DEVICES = 4000
 _PER_TRANSACTION = 200
@@ -65,7 +65,7 @@ def run(
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         if postgres:
-            bind(tmp, stack.enter_context(store_postgres.scratch_schema(postgres, "paymote_bench")))
+            stack.enter_context(store_postgres.scratch_ledger(tmp, postgres, "paymote_bench"))
         store = stack.enter_context(Store(tmp))
         if old_index:
             with store.transaction():

@@ -93,6 +93,10 @@ class Committer:
             else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger")
         )
         self._ctx: record.Context | None = None
+        # After a failed commit the head in _ctx may be wrong either way: rolled
+        # back, or (a connection lost during COMMIT) committed after all. The
+        # next transaction reads it from the ledger first.
+        self._head_unknown = False
         self._task: asyncio.Task | None = None
         self._submitted = 0
         # (device, kind) -> (number whose commit failed, messages submitted by then)
@@ -238,22 +242,20 @@ class Committer:
         started = time.perf_counter()
         try:
             with ctx.store.transaction():
-                if ctx.head is None:  # a commit failed: read where the ledger stands
+                if self._head_unknown:
                     ctx.head = ctx.store.last_entry()
+                    self._head_unknown = False
                 outcomes = [
                     work.apply(ctx, work.device_id, work.message, work.parsed, now_s) for work in batch
                 ]
         except BaseException:
-            # Rolled back, or (a connection lost during COMMIT) perhaps not:
-            # the next batch reads the head from the ledger.
-            ctx.head = None
+            self._head_unknown = True
             ctx.nonces.settle(committed=False)  # and so were the attestations
             raise
         ctx.nonces.settle(committed=True)
         self.batches_committed += 1
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._metrics.commit_batch_items.observe(len(batch))
-        assert ctx.head is not None  # read at the transaction's start if it was not known
         self._metrics.ledger_entries.set(ctx.head[0])
         return outcomes
 

@@ -27,7 +27,7 @@ class Context:
     store: Store
     gateway_key: GatewayKey
     nonces: NonceBook
-    head: tuple[int, bytes] | None  # None after a failed commit, until the next one reads it
+    head: tuple[int, bytes]
 
 
 def _again(known: tuple[bytes, bytes] | None, message: bytes, conflict: str) -> Outcome | None:
@@ -81,7 +81,6 @@ def intent(ctx: Context, device_id: bytes, message: bytes, parsed: messages.Inte
         store.add_refusal(device_id, parsed.seq, message_hash, refused.reason, now_s)
         store.advance_device(device_id, parsed.seq, message_hash, day, spent)
         return refused
-    assert ctx.head is not None  # the committer reads it when a transaction begins without it
     entry = ledger.record(store, ctx.head, device_id, parsed, message, now_s, ctx.gateway_key)
     ctx.head = (entry.position, entry.entry_hash)
     store.advance_device(device_id, parsed.seq, message_hash, day, spent + parsed.amount_minor)

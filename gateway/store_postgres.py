@@ -21,8 +21,9 @@ What SQLite gives by its nature is stated here:
   round trip away, so a write transaction's statements go in pipeline mode
   (libpq's; sent without waiting for each answer, which a read inside the
   transaction waits for): an upsert 149 -> 26 µs here. A statement's error then
-  surfaces at the next read or at commit, and the committer, whose group
-  failed, commits its messages one by one, which blames the right one.
+  surfaces at the next read or at commit; the committer, whose group
+  failed, commits its messages one by one, each in its own transaction, so
+  an error there is that message's.
 - One ledger writer. The gateway's writer holds a session advisory lock on
   the schema; a second gateway on the same ledger refuses to start.
 A connection that broke (the server restarted) is made again when the next
@@ -36,9 +37,10 @@ import contextlib
 import secrets
 import urllib.parse
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from paymote.gateway.store import SCHEMA, StoreError
+from paymote.gateway.store import SCHEMA, StoreError, bind
 
 # SQLite's type names and functions in SCHEMA, and PostgreSQL's for them.
 _TYPES = (
@@ -211,3 +213,12 @@ def scratch_schema(database_url: str, prefix: str = "paymote_scratch") -> Iterat
         finally:
             admin.execute("SET lock_timeout = '10s'")  # a connection left open fails the drop, not hangs it
             admin.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+@contextlib.contextmanager
+def scratch_ledger(data_dir: Path, database_url: str, prefix: str = "paymote_scratch") -> Iterator[str]:
+    """data_dir's ledger in a scratch_schema() for as long as the block runs
+    (the benchmarks' --postgres); yields the store URL."""
+    with scratch_schema(database_url, prefix) as url:
+        bind(data_dir, url)
+        yield url

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,18 +21,11 @@ from paymote.simulator.fleet import free_udp_port  # noqa: F401 - the tests' imp
 
 def raw_sql(data_dir: Path, statement: str, *params: object) -> None:
     """statement (with ? placeholders) on data_dir's ledger, behind the
-    gateway's back: how the tests tamper with history on either engine."""
-    url = store.ledger_url(data_dir)
-    if url is None:
-        db = sqlite3.connect(data_dir / store.DB_NAME)
-        with db:
-            db.execute(statement, params)
-        db.close()
-        return
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as pg:
-        pg.execute(statement.replace("?", "%s"), params)
+    gateway's back: how the tests tamper with history on either engine. It
+    goes to the engine directly, outside any Store transaction, so it stands
+    alone and commits at once."""
+    with store.Store(data_dir) as ledger:
+        ledger._db.execute(statement, params)  # noqa: SLF001 - raw SQL is the point
 
 
 class Device(SigningDevice):

@@ -5,11 +5,16 @@ be; the schema holds one entry per transfer; a ledger has one writer."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import threading
 
 import pytest
 
-from paymote.gateway import ledger, registry, store
-from tests.gateway_helpers import Device
+from paymote.gateway import ledger, registry, store, store_postgres
+from tests.gateway_helpers import Device, free_udp_port, start_gateway_process
 
 pytestmark = pytest.mark.usefixtures("ledger_engine")
 
@@ -103,8 +108,6 @@ def test_a_ledger_has_one_writer_until_it_closes(tmp_path, monkeypatch):
     """A second gateway on the same ledger is refused at its start (its
     entries' positions would collide with the first's), and can start once
     the first has stopped; readers are not writers and are never refused."""
-    from paymote.gateway import store_postgres
-
     monkeypatch.setattr(store_postgres, "WRITER_WAIT_S", 0.2)  # not the 5 s a restart may need
     with store.Store(tmp_path) as first:
         first.claim_writer()
@@ -142,8 +145,6 @@ def test_a_revocation_waits_for_the_writers_transaction_and_is_seen_by_the_next(
     is open it waits (SQLite: BEGIN IMMEDIATE; PostgreSQL: the registry row
     every writer locks), and the writer, reading afresh inside it, still sees
     the device active; its next transaction sees it revoked."""
-    import threading
-
     (kid,) = _registered(tmp_path, 1)
     revoked = threading.Event()
 
@@ -211,13 +212,6 @@ def test_a_second_gateway_on_the_same_ledger_refuses_to_start(tmp_path):
     """`paymote gateway run` on a ledger another gateway writes exits 1 and
     says why (a "refused" event and a line on stderr), leaving the first
     serving; on PostgreSQL after waiting WRITER_WAIT_S for the lock."""
-    import json
-    import signal
-    import subprocess
-    import sys
-
-    from tests.gateway_helpers import free_udp_port, start_gateway_process
-
     first = start_gateway_process(tmp_path, free_udp_port())
     try:
         command = [sys.executable, "-m", "paymote.gateway.cli", "gateway", "run", "--data", str(tmp_path)]
