@@ -13,7 +13,7 @@ smallest reported is the smallest that passed every time.
 Four modes, in the same run: the firmware as built, and with asyncio imported
 and one coroutine run before it (what an agent written on asyncio pays before
 its first line); and both again with the firmware's lib/ in a ROMFS image
-(gateway/romfs.py), imported in place as from a board's ROM partition: the
+(`paymote firmware build --romfs`), imported in place as from a board's ROM partition: the
 unix port has none, so tests/mpy/rom_mount.py reads the image into the bottom
 of the heap first, and the heap reported is what the run had beyond it.
 Each run prints the names it interned (qstr pools: docs/performance.md).
@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from paymote import boards  # noqa: E402
 from paymote.crypto import ed25519  # noqa: E402
-from paymote.gateway import firmware_build, registry, romfs, service  # noqa: E402
+from paymote.gateway import firmware_build, registry, service  # noqa: E402
 from paymote.gateway.config import Config  # noqa: E402
 from paymote.gateway.store import Store  # noqa: E402
 from paymote.simulator import micropython_host  # noqa: E402
@@ -85,7 +85,7 @@ def _compile(source: Path, target: Path) -> None:
 def _prepare(root: Path) -> tuple[Path, int]:
     """A provisioned board and its gateway's registry in root/pristine, the
     compiled harness in root/pristine/hal and the ROMFS image of the board's
-    lib/ in root/pristine/lib.romfs; returns root/pristine and the heap bytes
+    lib/ in root/pristine/romfs.img; returns root/pristine and the heap bytes
     the image takes there."""
     pristine = root / "pristine"
     firmware_build.build(BOARD, pristine / "flash", arch="x64")
@@ -100,8 +100,8 @@ def _prepare(root: Path) -> tuple[Path, int]:
     for name, source in WRAPPERS.items():
         (root / f"{name}.py").write_text(source)
         _compile(root / f"{name}.py", hal / f"{name}.mpy")
-    image = romfs.image_of(pristine / "flash" / "lib")
-    (pristine / "lib.romfs").write_bytes(image)
+    image = firmware_build.romfs_of(pristine / "flash")  # what `firmware build --romfs` writes
+    (pristine / "romfs.img").write_bytes(image)
     return pristine, micropython_host.heap_bytes_holding(len(image))
 
 
@@ -194,7 +194,7 @@ async def _run(args: argparse.Namespace) -> tuple[dict, int]:
             print(f"  {mode} ...", file=sys.stderr, flush=True)
             in_heap = image_bytes if module.startswith("romfs") else 0
             rows[mode] = await _smallest(pristine, root / "work", module, in_heap, args)
-        return rows, (pristine / "lib.romfs").stat().st_size
+        return rows, (pristine / "romfs.img").stat().st_size
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -4,7 +4,9 @@ The measurement is the build manifest's digest (gateway/firmware_build.py)
 recomputed from the installed files: SHA-256 over "<sha256 hex>  <path>\\n"
 for every file manifest.txt lists (sorted by path), each hash computed anew.
 A file changed after the build changes the measurement, whatever the
-manifest says.
+manifest says. Each file is measured where it is imported from: a board's
+ROMFS, mounted at /rom, comes first on sys.path (firmware_build's --romfs
+puts lib/ there), then the filesystem.
 """
 
 try:
@@ -25,8 +27,9 @@ _CHUNK_BYTES = const(512)
 
 def measure(open_file):
     """The measurement of the installed firmware; open_file(path) opens a file
-    for reading. manifest.txt is read a line at a time and each file hashed
-    through one 512-byte buffer, so measuring needs little heap."""
+    for reading (a path from / as it is: /rom/...). manifest.txt is read a line
+    at a time and each file hashed through one 512-byte buffer, so measuring
+    needs little heap."""
     buffer = bytearray(_CHUNK_BYTES)
     view = memoryview(buffer)
     lines = sha256()
@@ -37,7 +40,11 @@ def measure(open_file):
                 break
             path = line[66:].strip().decode()  # "<64 hex>  <path>"
             digest = sha256()
-            with open_file(path) as f:
+            try:
+                f = open_file("/rom/" + path)
+            except OSError:  # no ROMFS, or not in it
+                f = open_file(path)
+            with f:
                 while True:
                     n = f.readinto(buffer)
                     if not n:

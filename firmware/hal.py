@@ -265,7 +265,8 @@ class BoardHal:
             return f.read()
 
     def open_file(self, name):
-        return open(self._root + "/" + name if self._root else name, "rb")
+        """name on the flash, or from / a path as it is (the ROMFS at /rom)."""
+        return open(self._root + "/" + name if self._root and name[0] != "/" else name, "rb")
 
     def random_bytes(self, n):
         return os.urandom(n)

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--board", required=True, help="a board definition in boards/")
     build.add_argument("--out", type=Path, required=True, help="output directory (replaced)")
     build.add_argument("--arch", help="override the board's mpy-cross architecture (x64 for the simulator)")
+    build.add_argument(
+        "--romfs",
+        action="store_true",
+        help="lib/ in a ROMFS image, romfs.img, for a board with a ROM partition",
+    )
     build.add_argument("--json", action="store_true", help="print the manifest as JSON")
 
     provision = commands.add_parser(
@@ -229,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "firmware":
         from paymote.gateway import firmware_build
 
-        return firmware_build.run(args.board, args.out, args.arch, args.json)
+        return firmware_build.run(args.board, args.out, args.arch, args.json, args.romfs)
     return _gateway(args)
 
 

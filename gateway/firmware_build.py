@@ -9,6 +9,13 @@ Lays the files out as the board's filesystem expects them:
     manifest.json          every file with its SHA-256, and the overall digest
     manifest.txt           the same as `sha256sum` lines: what the digest hashes
 
+With romfs, lib/ goes into romfs.img instead, a ROMFS image (gateway/romfs.py)
+for a board whose MicroPython has a ROM partition, which mounts it at /rom and
+imports from /rom/lib first, in place (`mpremote romfs deploy romfs.img`;
+docs/performance.md measures the heap it leaves). The manifest lists the
+same files at the same paths, so the digest is the same: the board measures
+each file where it runs from, /rom first (firmware/attest.py).
+
 The digest is the firmware measurement a board attests (docs/protocol.md §4):
 SHA-256 over the lines "<sha256 hex>  <path>\\n" of every other file, sorted by
 path, as `sha256sum` prints them. The same sources and mpy-cross give the
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from paymote import boards
+from paymote.gateway import romfs as romfs_image
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent  # the checkout, or site-packages/paymote
 BUILD_ONLY = {"_ed25519_tablegen.py"}  # runs on the host at build time; never on a board
@@ -103,11 +111,26 @@ def digest_of(files: dict[str, str]) -> str:
     return hashlib.sha256(sums_text(files).encode()).hexdigest()
 
 
+ROMFS_FILE = "romfs.img"
+ROMFS_FOLDER = "lib"  # what goes into the image, at the same paths
+
+
+def romfs_of(root: Path) -> bytes:
+    """The ROMFS image of a build's lib/, at the same paths: mounted at /rom, the
+    board imports from /rom/lib and measures /rom/lib/... (firmware/attest.py)."""
+    return romfs_image.image_of(root, ROMFS_FOLDER)
+
+
 def build(
-    board_name: str, out: Path, arch: str | None = None, source_root: Path = SOURCE_ROOT
+    board_name: str,
+    out: Path,
+    arch: str | None = None,
+    source_root: Path = SOURCE_ROOT,
+    romfs: bool = False,
 ) -> dict[str, Any]:
     """Build for board_name into out (replaced); arch overrides the board's
-    (the simulator runs an x64 build of a board). Returns the manifest."""
+    (the simulator runs an x64 build of a board); romfs puts lib/ in
+    romfs.img. Returns the manifest."""
     try:
         board = boards.load(board_name)
     except boards.BoardError as e:
@@ -131,6 +154,16 @@ def build(
             "files": [{"path": path, "sha256": sha} for path, sha in sorted(files.items())],
             "digest": digest_of(files),
         }
+        if romfs:
+            image = romfs_of(staging)
+            shutil.rmtree(staging / ROMFS_FOLDER)
+            (staging / ROMFS_FILE).write_bytes(image)
+            manifest["romfs"] = {
+                "path": ROMFS_FILE,
+                "holds": ROMFS_FOLDER,
+                "bytes": len(image),
+                "sha256": hashlib.sha256(image).hexdigest(),
+            }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
         # The same list for the board, which measures it a line at a time (no JSON in RAM).
         (staging / "manifest.txt").write_text(sums_text(files))
@@ -140,17 +173,20 @@ def build(
     return manifest
 
 
-def run(board_name: str, out: Path, arch: str | None, as_json: bool) -> int:
+def run(board_name: str, out: Path, arch: str | None, as_json: bool, romfs: bool = False) -> int:
     try:
-        manifest = build(board_name, out, arch)
+        manifest = build(board_name, out, arch, romfs=romfs)
     except BuildError as e:
         print(f"paymote firmware build: {e}", file=sys.stderr)
         return 1
     if as_json:
         print(json.dumps({"out": str(out), **manifest}))
     else:
-        size = sum((out / f["path"]).stat().st_size for f in manifest["files"])
+        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         count = len(manifest["files"])
         print(f"built {count} files ({size} bytes) for {board_name} ({manifest['mpy_arch']}) in {out}")
+        if romfs:
+            image = out / ROMFS_FILE
+            print(f"lib/ is in {image} ({manifest['romfs']['bytes']} bytes): `mpremote romfs deploy {image}`")
         print(f"firmware measurement (manifest digest): {manifest['digest']}")
     return 0

@@ -1,7 +1,9 @@
 """`paymote provision`: make a board a registered device, over its serial port.
 
 1. build the firmware for the board (firmware_build) and copy every file over
-   the raw REPL, checking each one's SHA-256 on the board against the manifest;
+   the raw REPL, checking each one's SHA-256 on the board against the manifest
+   (for a --romfs build, lib/ is checked where the board's ROMFS holds it,
+   /rom/lib, and must have been deployed there first: `mpremote romfs deploy`);
 2. write config.json (gateway, Wi-Fi, accounts, batch size);
 3. have the board make its Ed25519 key from os.urandom, or keep the one it has,
    and read back only the public key (no code path sends the private key);
@@ -27,6 +29,7 @@ from paymote.gateway.raw_repl import NoBoard, RawRepl, ReplError
 from paymote.gateway.store import Device, Store, StoreError
 
 KEY_FILE = "key.bin"
+ROM_MOUNT = "/rom/"  # where a board mounts its ROMFS (MicroPython 1.25+)
 CONFIG_FILE = "config.json"
 _GATEWAY_URI = re.compile(r"coap://([^/:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})/?")
 # Intents per batch upload (config.json's batch_intents), as firmware/agent.py takes them:
@@ -163,21 +166,41 @@ def _install(repl: RawRepl, build_dir: Path, manifest: dict, log) -> bytes:
     """Copy and check the build, then have the board make (or keep) its key;
     returns its public key."""
     repl.enter()
-    folders = sorted({str(Path(f["path"]).parent) for f in manifest["files"]} - {"."})
+    in_rom = manifest.get("romfs", {}).get("holds")
+    copied = [f for f in manifest["files"] if not in_rom or not f["path"].startswith(in_rom + "/")]
+    if in_rom:
+        _check_rom(repl, build_dir, [f for f in manifest["files"] if f not in copied])
+        log(f"checked {len(manifest['files']) - len(copied)} files in the board's ROMFS")
+    folders = sorted({str(Path(f["path"]).parent) for f in copied} - {"."})
     for folder in ["lib", *folders]:
         repl.mkdir(folder)
-    for entry in manifest["files"]:
+    for entry in copied:
         data = (build_dir / entry["path"]).read_bytes()
         repl.put(data, entry["path"])
         if repl.sha256(entry["path"]) != entry["sha256"]:
             raise ReplError(f"{entry['path']} arrived corrupted")
     for name in ("manifest.json", "manifest.txt"):
         repl.put((build_dir / name).read_bytes(), name)
-    log(f"copied and checked {len(manifest['files'])} files")
+    log(f"copied and checked {len(copied)} files")
     public_hex = repl.exec(_KEY_CODE, timeout_s=30).strip()
     if not re.fullmatch(r"[0-9a-f]{64}", public_hex):
         raise ReplError(f"the board answered {public_hex!r} instead of a public key")
     return bytes.fromhex(public_hex)
+
+
+def _check_rom(repl: RawRepl, build_dir: Path, in_rom: list[dict]) -> None:
+    """Each of the build's files that live in its ROMFS image is on the board's
+    ROMFS (/rom) with the manifest's SHA-256: provisioning does not write a ROM
+    partition (the unix port it is tested on has none to test that with)."""
+    for entry in in_rom:
+        path = ROM_MOUNT + entry["path"]
+        found = repl.sha256(path) if repl.exists(path) else None
+        if found != entry["sha256"]:
+            state = "missing" if found is None else "a different file"
+            raise ReplError(
+                f"{path} is {state} on the board: deploy this build's ROMFS first "
+                f"(`mpremote romfs deploy {build_dir / firmware_build.ROMFS_FILE}`)"
+            )
 
 
 def run(args) -> int:

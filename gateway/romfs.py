@@ -90,6 +90,7 @@ def image(files: Mapping[str, bytes]) -> bytes:
     return HEADER + length + records
 
 
-def image_of(folder: Path) -> bytes:
-    """A ROMFS image of every file under folder, at the same relative paths."""
-    return image({p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()})
+def image_of(folder: Path, within: str = "") -> bytes:
+    """A ROMFS image of every file under folder/within, at their paths relative to folder."""
+    files = (folder / within).rglob("*")
+    return image({p.relative_to(folder).as_posix(): p.read_bytes() for p in files if p.is_file()})

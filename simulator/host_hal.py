@@ -85,7 +85,8 @@ class HostHal:
             return f.read()
 
     def open_file(self, name):
-        return open(self.flash_dir + "/" + name, "rb")
+        """name on the flash folder, or from / a path as it is (the ROMFS a run mounts at /rom)."""
+        return open(name if name[0] == "/" else self.flash_dir + "/" + name, "rb")
 
     def time_s(self):
         return self._clock.time_s()

@@ -15,7 +15,7 @@ from paymote import boards
 from paymote.crypto import cose, ed25519
 from paymote.gateway import firmware_build
 from paymote.gateway.cli import main
-from tests.conftest import REPO, micropython_binary
+from tests.conftest import REPO, micropython_binary, run_micropython
 
 
 @pytest.mark.parametrize("board", boards.names())
@@ -85,6 +85,23 @@ def test_an_x64_build_runs_on_micropython(tmp_path):
     assert proc.returncode == 0, proc.stderr
     key = ed25519.SigningKey(bytes(range(32)))
     assert proc.stdout.strip() == cose.sign1(b"\xa1\x01\x02", key, cose.key_id(key.public)).hex()
+
+
+@pytest.mark.micropython
+def test_a_romfs_build_holds_lib_in_its_image_with_the_same_manifest(tmp_path, capsys):
+    """--romfs: lib/ only in romfs.img, whose files MicroPython reads back with the
+    manifest's hashes at /rom/lib; the manifest, and so the digest, is the plain build's."""
+    assert main(["firmware", "build", "--board", "rpi-pico-w", "--out", str(tmp_path / "r"), "--romfs"]) == 0
+    assert "mpremote romfs deploy" in capsys.readouterr().out
+    plain = firmware_build.build("rpi-pico-w", tmp_path / "p")
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["files"] == plain["files"] and manifest["digest"] == plain["digest"]
+    assert not (tmp_path / "r" / "lib").exists()
+    image = (tmp_path / "r" / manifest["romfs"]["path"]).read_bytes()
+    assert manifest["romfs"]["sha256"] == hashlib.sha256(image).hexdigest()
+    listing = run_micropython(REPO / "tests" / "mpy" / "romfs_walk.py", str(tmp_path / "r" / "romfs.img"))
+    in_image = {line.split()[0]: line.split()[-1] for line in listing.splitlines()[:-1]}
+    assert in_image == {f["path"]: f["sha256"] for f in plain["files"] if f["path"].startswith("lib/")}
 
 
 def test_cli(tmp_path, capsys):

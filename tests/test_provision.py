@@ -76,6 +76,40 @@ async def test_provision_then_the_first_intent_is_accepted(tmp_path):
     store.close()
 
 
+async def test_a_romfs_build_is_provisioned_only_onto_a_board_whose_romfs_holds_it(tmp_path):
+    """A --romfs build's lib/ is not copied: refused (nothing registered) while the board's
+    /rom lacks it; with its image mounted there (a ROM partition's stand-in), the board is
+    provisioned without a lib/ on its filesystem and its first intent gets 2.01."""
+    from paymote.gateway import firmware_build
+
+    data_dir, flash, build = tmp_path / "gateway", tmp_path / "flash", tmp_path / "build"
+    manifest = firmware_build.build("esp32-devkitc", build, arch="x64", romfs=True)
+    async with running_gateway(data_dir) as gateway:
+        uri = f"coap://127.0.0.1:{gateway.port}"
+        with VirtualBoard(flash, heap="256K") as board:  # the image, mounted below, is in its heap
+            with pytest.raises(
+                provision.ProvisionError, match=r"/rom/lib/.* is missing.*mpremote romfs deploy"
+            ):
+                await _provision(board, "esp32-devkitc", uri, data_dir, build=build)
+            with Store(data_dir) as store:
+                assert store.devices() == []
+            repl = RawRepl(board.port)
+            await asyncio.to_thread(repl.enter)
+            image = str(build / manifest["romfs"]["path"])
+            mount = f"import sys, vfs\nvfs.mount(vfs.VfsRom(open({image!r}, 'rb').read()), '/rom')\n"
+            await asyncio.to_thread(repl.exec, mount + "sys.path.insert(0, '/rom/lib')")
+            repl.close()
+            device, _ = await _provision(board, "esp32-devkitc", uri, data_dir, build=build)
+            repl = RawRepl(board.port)
+            await asyncio.to_thread(repl.enter)
+            answer = await asyncio.to_thread(repl.exec, FIRST_INTENT, 30)
+            repl.close()
+    assert not (flash / "lib" / "crypto").exists() and (flash / "manifest.txt").exists()
+    assert answer.strip() == "2.01"
+    with Store(data_dir) as store:
+        assert [d.device_id for d in store.devices()] == [device.device_id]
+
+
 async def test_reprovisioning_keeps_the_key_and_registers_nothing_twice(tmp_path):
     """A second run finds the board's key and stops at registration, naming why. The
     first asked for batches of 16 (the Pico W's 164 KB heap takes them): config.json says so."""

@@ -1,6 +1,6 @@
-# Mounts the ROMFS image lib.romfs (gateway/romfs.py) at /rom and puts /rom
-# first on sys.path, as a board's firmware does with its ROM partition at
-# start-up, so every module found there is imported in place.
+# Mounts the ROMFS image romfs.img (`paymote firmware build --romfs`) at /rom
+# and puts /rom/lib first on sys.path, as a board's MicroPython does with its
+# ROM partition at start-up, so every module found there is imported in place.
 #
 # The unix port has no ROM partition (no vfs.rom_ioctl), so the image is read
 # into the heap first, at its bottom, where it stays: heap figures taken with
@@ -13,5 +13,5 @@ import sys
 
 import vfs
 
-vfs.mount(vfs.VfsRom(open("lib.romfs", "rb").read()), "/rom")
-sys.path.insert(0, "/rom")
+vfs.mount(vfs.VfsRom(open("romfs.img", "rb").read()), "/rom")
+sys.path.insert(0, "/rom/lib")
