@@ -166,11 +166,14 @@ def _install(repl: RawRepl, build_dir: Path, manifest: dict, log) -> bytes:
     """Copy and check the build, then have the board make (or keep) its key;
     returns its public key."""
     repl.enter()
-    in_rom = manifest.get("romfs", {}).get("holds")
-    copied = [f for f in manifest["files"] if not in_rom or not f["path"].startswith(in_rom + "/")]
+    rom_folder = manifest.get("romfs", {}).get("holds")
+    in_rom: list[dict] = []
+    copied: list[dict] = []
+    for entry in manifest["files"]:
+        (in_rom if rom_folder and entry["path"].startswith(rom_folder + "/") else copied).append(entry)
     if in_rom:
-        _check_rom(repl, build_dir, [f for f in manifest["files"] if f not in copied])
-        log(f"checked {len(manifest['files']) - len(copied)} files in the board's ROMFS")
+        _check_rom(repl, build_dir, in_rom)
+        log(f"checked {len(in_rom)} files in the board's ROMFS")
     folders = sorted({str(Path(f["path"]).parent) for f in copied} - {"."})
     for folder in ["lib", *folders]:
         repl.mkdir(folder)
@@ -194,7 +197,10 @@ def _check_rom(repl: RawRepl, build_dir: Path, in_rom: list[dict]) -> None:
     partition (the unix port it is tested on has none to test that with)."""
     for entry in in_rom:
         path = ROM_MOUNT + entry["path"]
-        found = repl.sha256(path) if repl.exists(path) else None
+        try:
+            found: str | None = repl.sha256(path)
+        except FileNotFoundError:  # raw_repl maps the board's ENOENT
+            found = None
         if found != entry["sha256"]:
             state = "missing" if found is None else "a different file"
             raise ReplError(
